@@ -1,0 +1,87 @@
+// The end-to-end test harness: real PostgreSQL 15 servers, a WAL archive laid out
+// like a plan's `source`, s3rver + the aws CLI, recording docker/kubectl stand-ins,
+// and the incident scenario. Tests import everything from here; the pieces live in
+// ./lib (one concern per file) and ./standins (the stand-in scripts).
+//
+// Ground rules the helpers follow:
+// - Every PostgreSQL command runs as the postgres OS user; every directory a server
+//   uses is owned by postgres, under a 0755 harness root in /tmp.
+// - Servers listen on a unix socket only (listen_addresses = ''); the "port" names the
+//   socket file `.s.PGSQL.<port>` in the server's socket directory.
+// - cleanupHarnessRoot(root) stops every server under root (also ones generated
+//   scripts started there) and every s3rver, by pid, then deletes root.
+
+export {
+  PG_BIN,
+  CommandError,
+  StopWaiting,
+  cleanEnv,
+  chownToPostgres,
+  freePort,
+  run,
+  runAsPostgres,
+  sleep,
+  tailFile,
+  waitFor,
+  type RunOptions,
+  type RunResult,
+} from './lib/exec.js';
+export { createHarnessRoot, cleanupHarnessRoot, keepHarnessRoots } from './lib/root.js';
+export {
+  appendPostgresConf,
+  archivedName,
+  confQuote,
+  extractTarGzAsPostgres,
+  findServerDataDirs,
+  isProcessAlive,
+  pgCtl,
+  psqlAt,
+  quoteIdent,
+  quoteLiteral,
+  readPostmasterPid,
+  recoveryState,
+  shellQuote,
+  startPrimary,
+  startServer,
+  stopServer,
+  stopServersUnder,
+  waitForArchived,
+  waitForRecoveryPause,
+  type Primary,
+  type PsqlOptions,
+  type ServerAddress,
+  type ServerLocation,
+  type StartPrimaryOptions,
+  type WalCompression,
+} from './lib/postgres.js';
+export {
+  listBackupHistories,
+  parseBackupHistory,
+  readArchivedFile,
+  takeBaseBackup,
+  waitForBackupHistory,
+  type BackupHistory,
+  type BaseBackupLayout,
+  type TakeBaseBackupOptions,
+} from './lib/archive.js';
+export {
+  AWS_CLI,
+  listKeys,
+  runAwsAsPostgres,
+  s3Client,
+  s3Env,
+  startS3rver,
+  stopAllS3rvers,
+  uploadArchive,
+  type S3Endpoint,
+} from './lib/s3.js';
+export { installStandIns, type StandIns } from './lib/standins.js';
+export {
+  buildIncidentScenario,
+  captureAppState,
+  formatWithOffset,
+  type AppState,
+  type RecoveryTarget,
+  type Scenario,
+  type ScenarioOptions,
+} from './lib/scenario.js';

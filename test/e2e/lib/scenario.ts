@@ -1,0 +1,135 @@
+// The incident every recovery test replays: an application database, a good base
+// backup, good commits, a recorded target time, a bad "incident", a base backup
+// taken AFTER the incident (automatic selection must not pick it), more commits.
+//
+//   initial rows ─ b1 ─ good commits ─ [~1.2 s] ─ TARGET ─ [~1.2 s] ─ incident ─ switch ─ b2 ─ later commits ─ switch
+//
+// What must come back is captured from the primary right before the target is
+// recorded, with the same function the tests use on the recovered server.
+
+import { takeBaseBackup, type BackupHistory, type BaseBackupLayout } from './archive.js';
+import { sleep } from './exec.js';
+import { psqlAt, quoteIdent, type Primary, type ServerAddress } from './postgres.js';
+
+export interface AppState {
+  /** Every account, sorted by id. */
+  accounts: Array<{ id: number; name: string }>;
+  accountIds: number[];
+  eventsCount: number;
+}
+
+/** Read the application tables' state from any server (primary, recovered, side instance). */
+export async function captureAppState(server: ServerAddress, db: string): Promise<AppState> {
+  const accountsJson = await psqlAt({
+    ...server,
+    db,
+    sql: `SELECT coalesce(json_agg(json_build_object('id', id, 'name', name) ORDER BY id), '[]') FROM accounts`,
+  });
+  const accounts = JSON.parse(accountsJson) as Array<{ id: number; name: string }>;
+  const eventsCount = Number(await psqlAt({ ...server, db, sql: 'SELECT count(*) FROM events' }));
+  return { accounts, accountIds: accounts.map((a) => a.id), eventsCount };
+}
+
+export interface RecoveryTarget {
+  /** ISO 8601 with milliseconds and an offset that is NOT the server's, e.g. 2024-01-15T00:30:00.123-05:00. */
+  written: string;
+  /** The same instant. */
+  epochMs: number;
+  /** The offset used in `written`, e.g. -05:00. */
+  writtenOffset: string;
+  /** The server's own offset at that instant, e.g. +09:00. */
+  serverOffset: string;
+}
+
+export interface Scenario {
+  /** The application database's name (may be hostile: quote it). */
+  db: string;
+  target: RecoveryTarget;
+  /** The state at the target: what a correct recovery brings back. */
+  expected: AppState;
+  /** The primary's state at the end (after the incident and later commits). */
+  final: AppState;
+  /** Base backup ids, oldest first: ['b1', 'b2']. b1 ended before the target, b2 after. */
+  backupIds: string[];
+  /** The backup that automatic selection must choose (newest that ended before the target). */
+  expectedBackupId: string;
+  backups: Record<string, BackupHistory>;
+}
+
+export interface ScenarioOptions {
+  layout: BaseBackupLayout;
+  /** Database name; default 'app'. Any characters (it is always quoted). */
+  db?: string;
+  /** Offset used to write the target; default -05:00 (+05:30 if that is the server's). */
+  targetOffset?: string;
+}
+
+/** `2024-01-15T00:30:00.123-05:00` for an instant and an offset like -05:00. */
+export function formatWithOffset(epochMs: number, offset: string): string {
+  const match = /^([+-])(\d\d):(\d\d)$/.exec(offset);
+  if (!match) throw new Error(`offset must look like -05:00, got ${offset}`);
+  const minutes = (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
+  const local = new Date(epochMs + minutes * 60_000).toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
+  return local.slice(0, 23) + offset;
+}
+
+export async function buildIncidentScenario(primary: Primary, options: ScenarioOptions): Promise<Scenario> {
+  const db = options.db ?? 'app';
+  const sql = (text: string) => primary.psql(text, db);
+
+  await primary.psql(`CREATE DATABASE ${quoteIdent(db)}`);
+  await sql(`
+    CREATE TABLE accounts (id int PRIMARY KEY, name text, created_at timestamptz DEFAULT now());
+    CREATE TABLE events (id serial PRIMARY KEY, account_id int, created_at timestamptz DEFAULT now());
+    INSERT INTO accounts (id, name) SELECT i, 'initial-' || i FROM generate_series(1, 5) i;
+    INSERT INTO events (account_id) SELECT i FROM generate_series(1, 5) i;
+  `);
+
+  const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout });
+
+  // Good commits after b1, each its own transaction (psql autocommit).
+  await sql(`INSERT INTO accounts (id, name) SELECT i, 'good-' || i FROM generate_series(6, 8) i`);
+  await sql(`INSERT INTO events (account_id) SELECT i FROM generate_series(1, 8) i`);
+  await sql(`UPDATE accounts SET name = 'renamed-3' WHERE id = 3`);
+
+  // Leave clear air on both sides of the target so no commit lands near it.
+  await sleep(1200);
+  const expected = await captureAppState(primary, db);
+  const target = await recordTarget(primary, options.targetOffset);
+  await sleep(1200);
+
+  // The incident, in separate transactions: deletes, a bad import, corrupting updates.
+  await sql(`DELETE FROM events WHERE account_id IN (2, 6)`);
+  await sql(`DELETE FROM accounts WHERE id IN (2, 6)`);
+  await sql(`
+    BEGIN;
+    INSERT INTO accounts (id, name) SELECT i, 'bad-import-' || i FROM generate_series(900, 902) i;
+    INSERT INTO events (account_id) SELECT i FROM generate_series(900, 902) i;
+    COMMIT;
+  `);
+  await sql(`UPDATE accounts SET name = 'CORRUPTED' WHERE id IN (1, 3)`);
+  await primary.switchWal();
+
+  const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout });
+
+  await sql(`INSERT INTO accounts (id, name) VALUES (950, 'after-b2')`);
+  await sql(`INSERT INTO events (account_id) VALUES (950), (950)`);
+  await primary.switchWal();
+  const final = await captureAppState(primary, db);
+
+  return { db, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { b1, b2 } };
+}
+
+/**
+ * The server's now(), written with an offset different from the server's own, so a
+ * tool that drops or misreads the offset recovers to the wrong instant.
+ */
+async function recordTarget(primary: Primary, requestedOffset?: string): Promise<RecoveryTarget> {
+  const [epochText, serverOffset] = (
+    await primary.psql(`SELECT floor(extract(epoch FROM now()) * 1000)::bigint, to_char(now(), 'TZH:TZM')`)
+  ).split('|') as [string, string];
+  const epochMs = Number(epochText);
+  const writtenOffset = requestedOffset ?? (serverOffset === '-05:00' ? '+05:30' : '-05:00');
+  if (writtenOffset === serverOffset) throw new Error(`target offset ${writtenOffset} equals the server's`);
+  return { written: formatWithOffset(epochMs, writtenOffset), epochMs, writtenOffset, serverOffset };
+}
