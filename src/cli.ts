@@ -1,0 +1,75 @@
+/**
+ * Command-line wiring only: parse arguments, call a command, map errors to exit codes.
+ * The only place that sets the process's exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { runCompile } from './commands/compile.js';
+import { runValidate } from './commands/validate.js';
+import { InternalError, PlanError, UsageError } from './plan/findings.js';
+import { compilerVersion } from './paths.js';
+
+const io = {
+  readFile: (file: string) => readFileSync(file, 'utf8'),
+  stdout: (text: string) => process.stdout.write(text),
+  stderr: (text: string) => process.stderr.write(text),
+};
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('pitr')
+    .description('Compile PostgreSQL point-in-time-recovery plans into reviewed bash scripts')
+    .version(compilerVersion())
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('validate')
+    .description('check plans against the schema and the rules; exit 0 valid, 1 findings, 2 usage/internal')
+    .argument('<plan...>', 'plan files (YAML)')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (plans: string[], options: { format: string }) => {
+      if (options.format !== 'text' && options.format !== 'json') throw new UsageError(`--format must be text or json, not ${options.format}`);
+      setExit(await runValidate(plans, { format: options.format }, io));
+    });
+
+  program
+    .command('compile')
+    .description('write DIR/<name>/ for each plan (run.sh, drill.sh, rollback.sh, phases, RUNBOOK.md, ...)')
+    .argument('<plan...>', 'plan files (YAML)')
+    .option('--out <dir>', 'output directory', 'out')
+    .option('--check', 'write nothing; exit 1 naming each file that differs from a fresh compile', false)
+    .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
+    .action((plans: string[], options: { out: string; check: boolean; shellcheck: boolean }) => {
+      setExit(runCompile(plans, options, io));
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => { code = c; });
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`pitr: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof PlanError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof InternalError) {
+      process.stderr.write(`pitr: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`pitr: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return 2;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,89 @@
+/**
+ * `pitr compile PLAN... [--out DIR] [--check]`: read (I/O) → validate and compile (pure)
+ * → write or compare (I/O). Every plan is validated and rendered before anything is
+ * written, so a bad plan among several leaves out/ untouched.
+ */
+import { readFileSync } from 'node:fs';
+import { compilePlan } from '../compile/compile-plan.js';
+import { loadTemplates } from '../compile/render.js';
+import { diffBundle, writeBundle } from '../compile/write.js';
+import { PlanError } from '../plan/findings.js';
+import { formatFindings } from '../plan/format-findings.js';
+import { compilerVersion, TEMPLATES_DIR } from '../paths.js';
+import { loadAndValidate } from './validate.js';
+
+export interface CompileOptions {
+  out: string;
+  check: boolean;
+  shellcheck: boolean;
+}
+
+export interface CompileIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+interface Compiled {
+  file: string;
+  name: string;
+  files: Map<string, string>;
+}
+
+/** Returns the exit code: 0 ok, 1 findings (or --check differences), 2 unreadable/internal. */
+export function runCompile(planFiles: string[], opts: CompileOptions, io: CompileIO): number {
+  const templates = loadTemplates(TEMPLATES_DIR);
+  const version = compilerVersion();
+  const compiled: Compiled[] = [];
+  let findings = false;
+  for (const file of planFiles) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      io.stderr(`${file}: error: cannot read the plan: ${(error as Error).message}\n`);
+      return 2;
+    }
+    try {
+      const plan = loadAndValidate(file, text);
+      compiled.push({ file, name: plan.name, files: compilePlan(plan, templates, version) });
+    } catch (error) {
+      if (!(error instanceof PlanError)) throw error;
+      io.stderr(`${formatFindings(error.findings, text)}\n`);
+      findings = true;
+    }
+  }
+  if (findings) {
+    io.stderr('nothing was written: fix the errors above and compile again\n');
+    return 1;
+  }
+  const names = new Map<string, string>();
+  for (const c of compiled) {
+    const other = names.get(c.name);
+    if (other) {
+      io.stderr(`${c.file}: error: plan name "${c.name}" is also used by ${other}; each plan needs its own name\n`);
+      return 1;
+    }
+    names.set(c.name, c.file);
+  }
+  if (opts.check) return checkCompiled(compiled, opts.out, io);
+  for (const c of compiled) {
+    writeBundle(opts.out, c.name, c.files, { shellcheck: opts.shellcheck });
+    io.stdout(`${c.file} → ${opts.out}/${c.name}/ (${c.files.size} files)\n`);
+  }
+  return 0;
+}
+
+function checkCompiled(compiled: Compiled[], out: string, io: CompileIO): number {
+  let stale = 0;
+  for (const c of compiled) {
+    const differing = diffBundle(out, c.name, c.files);
+    for (const d of differing) io.stderr(`stale: ${d}\n`);
+    if (differing.length === 0) io.stdout(`${c.file}: ${out}/${c.name}/ is up to date\n`);
+    stale += differing.length;
+  }
+  if (stale > 0) {
+    io.stderr(`${stale} file(s) differ from a fresh compile: run pitr compile and commit the result\n`);
+    return 1;
+  }
+  return 0;
+}

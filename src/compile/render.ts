@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import Handlebars from 'handlebars';
+import type { Constant, ScriptModel } from './model.js';
+import { shellComment, shellName, shellQuote } from './shell.js';
+
+/** Template sources keyed by output path ("phases/00-preflight.sh"); partials by name. */
+export interface TemplateSet {
+  files: Map<string, string>;
+  partials: Map<string, string>;
+}
+
+/** The only helpers templates may call (knownHelpersOnly rejects any other). */
+export const TEMPLATE_HELPERS = ['q', 'name', 'comment', 'md', 'constants', 'eq'] as const;
+
+/** Reads templates/ (I/O). Files starting with "_" are partials, never output. */
+export function loadTemplates(dir: string): TemplateSet {
+  const files = new Map<string, string>();
+  const partials = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.hbs')) {
+        const rel = relative(dir, full).replace(/\.hbs$/, '');
+        if (entry.name.startsWith('_')) partials.set(entry.name.replace(/\.[^/]*\.hbs$|\.hbs$/, ''), readFileSync(full, 'utf8'));
+        else files.set(rel, readFileSync(full, 'utf8'));
+      }
+    }
+  };
+  walk(dir);
+  return { files, partials };
+}
+
+/** Markdown inline code that survives backticks and pipes inside the value. */
+function markdownCode(value: unknown): string {
+  const text = shellComment(String(value)).replaceAll('|', '\\|');
+  const fence = text.includes('`') ? '``' : '`';
+  return `${fence}${fence === '``' ? ' ' : ''}${text}${fence === '``' ? ' ' : ''}${fence}`;
+}
+
+/** The readonly constants block of lib/common.sh: every value through shellQuote. */
+function constantsBlock(constants: Constant[]): string {
+  return constants
+    .map((k) => {
+      const about = `# ${shellComment(k.about)}`;
+      if (k.values !== undefined) {
+        const words = k.values.map((v) => shellQuote(v)).join(' ');
+        return `${about}\nreadonly -a ${shellName(k.name)}=(${words})`;
+      }
+      return `${about}\nreadonly ${shellName(k.name)}=${shellQuote(k.value ?? '')}`;
+    })
+    .join('\n');
+}
+
+function makeEngine(templates: TemplateSet): typeof Handlebars {
+  const hb = Handlebars.create();
+  hb.registerHelper('q', (value: unknown) => {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`q: expected a string or number, got ${typeof value}`);
+    return shellQuote(value);
+  });
+  hb.registerHelper('name', (value: unknown) => shellName(String(value)));
+  hb.registerHelper('comment', (value: unknown) => shellComment(String(value)));
+  hb.registerHelper('md', (value: unknown) => markdownCode(value));
+  hb.registerHelper('constants', (value: unknown) => constantsBlock(value as Constant[]));
+  hb.registerHelper('eq', (x: unknown, y: unknown) => x === y);
+  for (const [name, source] of templates.partials) hb.registerPartial(name, source);
+  return hb;
+}
+
+const COMPILE_OPTIONS = {
+  strict: true,
+  noEscape: true,
+  knownHelpersOnly: true,
+  knownHelpers: Object.fromEntries(TEMPLATE_HELPERS.map((h) => [h, true])),
+} as const;
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Renders every output file. Pure: no fs, clock, env or randomness; paths sorted.
+ * plan.json and SHA256SUMS are added here so the checksums cover exactly what is written.
+ */
+export function renderBundle(model: ScriptModel, templates: TemplateSet, planJson: string): Map<string, string> {
+  const hb = makeEngine(templates);
+  const rendered = new Map<string, string>();
+  for (const [path, source] of templates.files) {
+    const text = hb.compile(source, COMPILE_OPTIONS)(model);
+    rendered.set(path, text.endsWith('\n') ? text : `${text}\n`);
+  }
+  rendered.set('plan.json', planJson);
+  const paths = [...rendered.keys()].sort();
+  const sums = paths.map((p) => `${sha256(rendered.get(p) ?? '')}  ${p}`).join('\n');
+  const out = new Map<string, string>();
+  for (const p of paths) out.set(p, rendered.get(p) ?? '');
+  out.set('SHA256SUMS', `${sums}\n`);
+  return new Map([...out.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
