@@ -27,6 +27,8 @@ import {
   listBackupHistories,
   listKeys,
   psqlAt,
+  quoteIdent,
+  readArchivedFile,
   readPostmasterPid,
   run,
   runAsPostgres,
@@ -266,6 +268,20 @@ describe('e2e harness', () => {
     expect(standIns.readCalls().at(-1)).toEqual(['kubectl', 'version', odd]);
   });
 
+  it('hostile database names reach the server intact through psqlAt', async () => {
+    const db = `app's "db" = $(touch /tmp/pitr-e2e-pwned); -- é`;
+    await primary.psql(`CREATE DATABASE ${quoteIdent(db)}`);
+    await primary.psql(
+      `CREATE TABLE accounts (id int PRIMARY KEY, name text);
+       CREATE TABLE events (id serial PRIMARY KEY, account_id int);
+       INSERT INTO accounts VALUES (1, 'x');`,
+      db,
+    );
+    expect(await primary.psql('SELECT current_database()', db)).toBe(db);
+    expect(await captureAppState(primary, db)).toEqual({ accounts: [{ id: 1, name: 'x' }], accountIds: [1], eventsCount: 0 });
+    expect(existsSync('/tmp/pitr-e2e-pwned')).toBe(false);
+  });
+
   it('pg_basebackup layout and a gzip archive: files, history, pg_verifybackup', async () => {
     const gzRoot = join(root!, 'gzip');
     await mkdir(gzRoot);
@@ -294,5 +310,20 @@ describe('e2e harness', () => {
     const verify = await runAsPostgres(join(PG_BIN, 'pg_verifybackup'), ['-m', join(backupDir, 'backup_manifest'), extracted]);
     expect(verify.stdout).toContain('backup successfully verified');
     await gzPrimary.stop();
+  }, TEST_TIMEOUT);
+
+  it('zstd archive: every file is .zst, and readArchivedFile() undoes it', async () => {
+    const zstRoot = join(root!, 'zstd');
+    await mkdir(zstRoot);
+    await chmod(zstRoot, 0o755);
+    const zstPrimary = await startPrimary({ root: zstRoot, timezone: 'Asia/Kolkata', walCompression: 'zstd' });
+    postmasterPids.add(await zstPrimary.postmasterPid());
+    const history = await takeBaseBackup(zstPrimary, { id: 'z1', layout: 'tarball' });
+    expect(history.fileName).toMatch(/\.backup\.zst$/);
+    expect(history.stopTime).toMatch(/ IST$/);
+    const segment = await zstPrimary.switchWal();
+    const bytes = await readArchivedFile(join(zstRoot, 'archive/wal', `${segment}.zst`));
+    expect(bytes.length).toBe(16 * 1024 * 1024);
+    await zstPrimary.stop();
   }, TEST_TIMEOUT);
 });

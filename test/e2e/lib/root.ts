@@ -14,6 +14,9 @@ import { stopAllS3rvers } from './s3.js';
  * The path is short on purpose: unix socket paths are limited to ~107 bytes.
  */
 export async function createHarnessRoot(): Promise<string> {
+  if (process.getuid?.() !== 0) {
+    throw new Error('the e2e harness must run as root: it runs PostgreSQL as the postgres OS user through runuser');
+  }
   const root = await mkdtemp(join(tmpdir(), 'pitr-e2e-'));
   await chmod(root, 0o755);
   return root;

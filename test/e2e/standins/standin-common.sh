@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the recording stand-ins for `docker` and `kubectl` (sourced, not run).
 #
 # Layout (made by installStandIns() in standins.ts):
@@ -10,6 +11,7 @@
 # so they hold even when the generated scripts clean their environment.
 
 standin_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 state_dir=$standin_dir/state
 calls_file=$standin_dir/calls.jsonl
 
@@ -20,7 +22,7 @@ json_string() {
     c=${s:i:1}
     case $c in
       '"') out+='\"' ;;
-      '\') out+='\\' ;;
+      \\) out+="\\\\" ;; # a backslash becomes two
       $'\n') out+='\n' ;;
       $'\t') out+='\t' ;;
       $'\r') out+='\r' ;;
