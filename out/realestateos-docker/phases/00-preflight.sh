@@ -39,7 +39,7 @@ check_server() {
   prod_is_up || fail "cannot connect to the production server (host ${PG_HOST}, port ${PG_PORT}, database ${PG_DATABASE}, role ${PG_SUPERUSER})" \
     "start it, or fix postgres.host/port/database/superuser in the plan"
   local facts version_num data_directory seg_size
-  facts="$(prod_psql -F $'\t' -c "SELECT current_setting('server_version_num'), current_setting('data_directory'), current_setting('wal_segment_size')")"
+  facts="$(prod_psql -F $'\t' -c "SELECT current_setting('server_version_num'), current_setting('data_directory'), (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size')")"
   IFS=$'\t' read -r version_num data_directory seg_size <<<"${facts}"
   ((version_num / 10000 == PG_VERSION)) || fail "server is PostgreSQL $((version_num / 10000)), the plan says ${PG_VERSION}" "fix postgres.version (the backup must come from the same major version)"
   [[ "$(realpath -m "${data_directory}")" == "$(realpath -m "${PG_DATA_DIR}")" ]] ||
@@ -152,7 +152,8 @@ backup_fits_target() {
   lsn_to_int start_int "${start}"
   chain_allows "${tli}" "${start_int}" || return 1
   case "${TARGET_KIND}" in
-    time) ((stop_us < TARGET_EPOCH_US)) ;;
+    # STOP TIME has whole seconds (truncated): the backup may have ended up to 1 s later.
+    time) ((stop_us + 1000000 <= TARGET_EPOCH_US)) ;;
     lsn)
       lsn_to_int stop_int "${stop}"
       lsn_to_int target_int "${TARGET_VALUE}"
@@ -319,6 +320,7 @@ main() {
   check_disk
   check_environment
   log_info "preflight passed"
+  mark_done 00-preflight
 }
 
 main "$@"

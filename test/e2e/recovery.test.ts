@@ -1,0 +1,190 @@
+// End to end: compile a plan for a real PostgreSQL 15 primary and its WAL archive,
+// then run the generated drill.sh and run.sh and check what they did to the server,
+// the data and the application runtime (recording docker/kubectl stand-ins).
+//
+// Two archives: a local directory (tarball layout, docker compose) and S3 served by
+// s3rver and read through the real aws CLI (pg_basebackup layout, gzip WAL, k8s).
+// The server runs in Asia/Tokyo and the plan writes the target with -05:00.
+
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCompile } from '../../src/commands/compile.js';
+import {
+  captureAppState,
+  cleanEnv,
+  cleanupHarnessRoot,
+  createHarnessRoot,
+  freePort,
+  installStandIns,
+  run,
+  s3Env,
+  startPrimary,
+  startS3rver,
+  uploadArchive,
+  buildIncidentScenario,
+  type Primary,
+  type Scenario,
+  type StandIns,
+} from './harness.js';
+
+interface Case {
+  title: string;
+  source: 'local' | 's3';
+  layout: 'tarball' | 'pg_basebackup';
+  compression: 'none' | 'gzip';
+  runtime: 'docker' | 'k8s';
+}
+
+const CASES: Case[] = [
+  { title: 'local archive, tarball layout, docker compose', source: 'local', layout: 'tarball', compression: 'none', runtime: 'docker' },
+  { title: 'S3 archive through the aws CLI, pg_basebackup layout, gzip WAL, k8s', source: 's3', layout: 'pg_basebackup', compression: 'gzip', runtime: 'k8s' },
+];
+
+const BUCKET = 'pitr-e2e-backups';
+
+/** A plan for this harness, in the plan format users write. */
+function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
+  const { root, primary, scenario } = ctx;
+  const source = c.source === 'local'
+    ? { kind: 'local', path: primary.archiveDir }
+    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
+  const runtime = c.runtime === 'docker'
+    ? { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } }
+    : { kind: 'k8s', k8s: { context: 'e2e', namespace: 'app', deployments: ['api', 'celery-worker'] } };
+  return {
+    version: 1,
+    name: 'e2e',
+    description: `end-to-end: ${c.title}`,
+    target: { time: scenario.target.written, inclusive: false },
+    postgres: {
+      version: 15,
+      database: scenario.db,
+      dataDir: primary.dataDir,
+      osUser: 'postgres',
+      port: primary.port,
+      host: primary.socketDir,
+      binDir: '/usr/lib/postgresql/15/bin',
+      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    },
+    source: { ...source, base: { prefix: 'base/', layout: c.layout }, wal: { prefix: 'wal/', compression: c.compression } },
+    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
+    runtime,
+    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
+    verify: {
+      rowCounts: ['accounts', 'events'],
+      notAfterTarget: [{ table: 'events', column: 'created_at' }],
+      queries: [{ name: 'no event without its account', sql: 'SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)', expect: '0' }],
+    },
+  };
+}
+
+describe.each(CASES)('PITR end to end: $title', (c) => {
+  let root: string;
+  let primary: Primary;
+  let scenario: Scenario;
+  let standIns: StandIns;
+  let bundle: string;
+  let env: NodeJS.ProcessEnv;
+  let composeFile: string;
+
+  beforeAll(async () => {
+    root = await createHarnessRoot();
+    primary = await startPrimary({ root, timezone: 'Asia/Tokyo', walCompression: c.compression });
+    scenario = await buildIncidentScenario(primary, { layout: c.layout });
+    let endpoint: string | undefined;
+    if (c.source === 's3') {
+      endpoint = (await startS3rver({ root })).endpoint;
+      await uploadArchive(endpoint, BUCKET, primary.archiveDir);
+    }
+    standIns = installStandIns(root);
+    composeFile = join(root, 'compose.yml');
+    writeFileSync(composeFile, 'services: {}\n');
+    // frontend is not running: it must be neither stopped nor started.
+    standIns.setComposeRunning(['api', 'celery']);
+    standIns.setReplicas('api', 3);
+    standIns.setReplicas('celery-worker', 2);
+
+    const planDir = join(root, 'plans');
+    mkdirSync(planDir, { recursive: true });
+    const planFile = join(planDir, 'e2e.yaml');
+    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
+    const out = join(root, 'out');
+    const stderr: string[] = [];
+    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
+    expect(stderr.join(''), 'compile output').toBe('');
+    expect(code).toBe(0);
+    bundle = join(out, 'e2e');
+    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+  }, 300_000);
+
+  afterAll(async () => {
+    await cleanupHarnessRoot(root);
+  }, 120_000);
+
+  const runScript = (script: string, args: string[] = []) =>
+    run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+
+  it('drill.sh rehearses the recovery and leaves production and services untouched', async () => {
+    const pidBefore = await primary.postmasterPid();
+    const result = await runScript('drill.sh');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`base backup: ${scenario.expectedBackupId} `);
+    expect(result.stderr).toContain('paused at the target');
+    expect(result.stderr).toContain('verification passed');
+    expect(await primary.postmasterPid()).toBe(pidBefore);
+    expect(await captureAppState(primary, scenario.db)).toEqual(scenario.final);
+    const changing = standIns.readCalls().filter((call) => call.some((w) => ['stop', 'start', 'scale'].includes(w)));
+    expect(changing).toEqual([]);
+    // The drill cleaned up after itself.
+    expect(existsSync(join(root, 'work', 'data'))).toBe(false);
+  }, 600_000);
+
+  it('run.sh --yes brings production back to exactly the target, old data kept aside', async () => {
+    const result = await runScript('run.sh', ['--yes']);
+    expect(result.code, result.stderr.slice(-4000)).toBe(0);
+    const server = { socketDir: primary.socketDir, port: primary.port };
+    expect(await captureAppState(server, scenario.db)).toEqual(scenario.expected);
+
+    const aside = readdirSync(join(root, 'primary')).filter((n) => n.startsWith('data.pre-pitr-'));
+    expect(aside).toHaveLength(1);
+    expect(existsSync(join(root, 'primary', aside[0]!, 'PG_VERSION'))).toBe(true);
+
+    // A new timeline, accepting writes.
+    const { psqlAt } = await import('./harness.js');
+    const timeline = Number(await psqlAt({ ...server, db: scenario.db, sql: 'SELECT timeline_id FROM pg_control_checkpoint()' }));
+    expect(timeline).toBeGreaterThan(1);
+    await psqlAt({ ...server, db: scenario.db, sql: "INSERT INTO accounts (id, name) VALUES (999999, 'after recovery')" });
+    expect(await psqlAt({ ...server, db: scenario.db, sql: 'SELECT name FROM accounts WHERE id = 999999' })).toBe('after recovery');
+    // The recovery settings were removed after promotion.
+    expect(await psqlAt({ ...server, sql: 'SHOW recovery_target_time' })).toBe('');
+    expect(await psqlAt({ ...server, sql: 'SHOW archive_mode' })).toBe('on');
+  }, 900_000);
+
+  it('the application runtime was recorded, stopped and restored exactly', () => {
+    const calls = standIns.readCalls();
+    if (c.runtime === 'docker') {
+      const compose = ['docker', 'compose', '-f', composeFile];
+      expect(calls).toEqual([
+        [...compose, 'ps', '--services', '--status', 'running'],
+        [...compose, 'stop', 'api', 'celery'],
+        [...compose, 'start', 'api', 'celery'],
+      ]);
+      expect(standIns.composeRunning().sort()).toEqual(['api', 'celery']);
+    } else {
+      const kube = ['kubectl', '--context', 'e2e', '--namespace', 'app'];
+      expect(calls).toEqual([
+        [...kube, 'get', 'deployment', 'api', '-o', 'jsonpath={.spec.replicas}'],
+        [...kube, 'get', 'deployment', 'celery-worker', '-o', 'jsonpath={.spec.replicas}'],
+        [...kube, 'get', 'hpa', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.scaleTargetRef.name}{"\\t"}{.spec.minReplicas}{"\\n"}{end}'],
+        [...kube, 'scale', 'deployment', 'api', '--replicas=0'],
+        [...kube, 'scale', 'deployment', 'celery-worker', '--replicas=0'],
+        [...kube, 'scale', 'deployment', 'api', '--replicas=3'],
+        [...kube, 'scale', 'deployment', 'celery-worker', '--replicas=2'],
+      ]);
+      expect(standIns.replicas('api')).toBe(3);
+      expect(standIns.replicas('celery-worker')).toBe(2);
+    }
+  });
+});
