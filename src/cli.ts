@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { runBundle } from './commands/bundle.js';
 import { runCompile } from './commands/compile.js';
 import { runValidate } from './commands/validate.js';
 import { InternalError, PlanError, UsageError } from './plan/findings.js';
@@ -41,6 +42,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
     .action((plans: string[], options: { out: string; check: boolean; shellcheck: boolean }) => {
       setExit(runCompile(plans, options, io));
+    });
+  program
+    .command('bundle')
+    .description('the compiled scripts of PLAN as DIR/<name>.tar.gz plus its sha256, for an air-gapped host')
+    .argument('<plan>', 'plan file (YAML)')
+    .option('--out <dir>', 'output directory', 'bundles')
+    .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
+    .action((plan: string, options: { out: string; shellcheck: boolean }) => {
+      setExit(runBundle(plan, options, io));
     });
   return program;
 }
