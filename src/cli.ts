@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { runBundle } from './commands/bundle.js';
 import { runCompile } from './commands/compile.js';
+import { runInspect } from './commands/inspect.js';
+import { runResolve } from './commands/resolve.js';
 import { runValidate } from './commands/validate.js';
 import { InternalError, PlanError, UsageError } from './plan/findings.js';
 import { compilerVersion } from './paths.js';
@@ -51,6 +53,22 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
     .action((plan: string, options: { out: string; shellcheck: boolean }) => {
       setExit(runBundle(plan, options, io));
+    });
+  program
+    .command('resolve')
+    .description("pin the base backup and WAL range from PLAN's archive into PLAN's .lock.json beside it; exit 0 written, 1 the archive cannot serve the plan, 2 unreadable")
+    .argument('<plan>', 'plan file (YAML)')
+    .action(async (plan: string) => {
+      setExit(await runResolve(plan, io));
+    });
+  program
+    .command('inspect')
+    .description('check PLAN against the live server (version, data_directory, archiving, verify tables); exit 0 ok, 1 a check failed, 2 cannot connect')
+    .argument('<plan>', 'plan file (YAML)')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (plan: string, options: { format: string }) => {
+      if (options.format !== 'text' && options.format !== 'json') throw new UsageError(`--format must be text or json, not ${options.format}`);
+      setExit(await runInspect(plan, { format: options.format }, io));
     });
   return program;
 }

@@ -1,0 +1,145 @@
+/**
+ * The instant a backup's STOP TIME stands for.
+ *
+ * PostgreSQL writes `STOP TIME: 2026-11-24 15:21:44 JST` with strftime("%Y-%m-%d
+ * %H:%M:%S %Z") in the primary's log_timezone: whole seconds (truncated) and a zone
+ * ABBREVIATION from the tz database — a name (JST, CET, WEST), a numeric one for zones
+ * without a name (+03, -0530), or UTC/GMT. An abbreviation is not always one offset
+ * (IST is India, Israel and Ireland), so a reading is an interval [earliest, latest]
+ * of instants: one point when the text is unambiguous, the spread of the possible
+ * meanings otherwise, and the widest span of UTC offsets (-12:00 .. +14:00) when the
+ * abbreviation is unknown. Backup selection decides only what holds for every
+ * reading in the interval.
+ */
+import { parseTargetTime } from '../plan/time.js';
+import {
+  AMBIGUOUS_ABBREVIATIONS,
+  POSTGRES_DEFAULT_ABBREVIATIONS,
+  TZDATA_EXTRA_ABBREVIATIONS,
+} from './timezone-abbreviations.js';
+
+export interface StopTime {
+  /** As written in the backup history file. */
+  written: string;
+  /** Seconds since 1970 (UTC) of the earliest and latest instant the text can mean. */
+  earliest: number;
+  latest: number;
+  /** Canonical UTC "YYYY-MM-DDTHH:MM:SS+00:00" when the instant is certain, else null. */
+  utc: string | null;
+  /** Why the instant is uncertain (ambiguous or unknown abbreviation), else null. */
+  uncertainty: string | null;
+}
+
+export type StopTimeResult = { ok: true; stopTime: StopTime } | { ok: false; message: string };
+
+const STOP_TIME_SHAPE = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (\S+)$/;
+const NUMERIC_ZONE = /^[+-]\d{2}(?::?\d{2})?$/;
+const ALPHABETIC_ZONE = /^[A-Za-z]{1,6}$/;
+/** UTC offsets in use range from -12:00 to +14:00. */
+const MOST_WEST_SECONDS = -12 * 3600;
+const MOST_EAST_SECONDS = 14 * 3600;
+
+export function parseStopTime(written: string): StopTimeResult {
+  const match = STOP_TIME_SHAPE.exec(written.trim());
+  if (!match) {
+    return { ok: false, message: `STOP TIME "${written}" is not "YYYY-MM-DD HH:MM:SS ZONE" as PostgreSQL writes it` };
+  }
+  const [, date, time, zone] = match as unknown as [string, string, string, string];
+  const local = `${date}T${time}`;
+  const at = (offsetSeconds: number): number | null => epochOf(`${local}${formatOffset(offsetSeconds)}`);
+
+  if (NUMERIC_ZONE.test(zone)) return exact(written, epochOf(`${local}${zone}`), `offset ${zone}`);
+  const upper = zone.toUpperCase();
+  const ambiguous = AMBIGUOUS_ABBREVIATIONS[upper];
+  if (ambiguous) {
+    const readings = ambiguous.map((m) => ({ ...m, epoch: at(m.offsetSeconds) }));
+    if (readings.some((r) => r.epoch === null)) return invalid(written);
+    const epochs = readings.map((r) => r.epoch as number);
+    return {
+      ok: true,
+      stopTime: {
+        written,
+        earliest: Math.min(...epochs),
+        latest: Math.max(...epochs),
+        utc: null,
+        uncertainty:
+          `the zone abbreviation ${zone} is ambiguous: ` +
+          readings.map((r) => `${formatOffset(r.offsetSeconds)} ${r.meaning}`).join('; '),
+      },
+    };
+  }
+  const fixed = POSTGRES_DEFAULT_ABBREVIATIONS[upper] ?? TZDATA_EXTRA_ABBREVIATIONS[zone] ?? TZDATA_EXTRA_ABBREVIATIONS[upper];
+  if (typeof fixed === 'number') return exact(written, at(fixed), zone);
+  if (typeof fixed === 'string') {
+    // A zone-dependent abbreviation (MSK = Europe/Moscow): that zone's offset then.
+    const parsed = parseTargetTime(`${local} ${fixed}`);
+    if (parsed.ok) return exact(written, epochOf(parsed.canonical), zone);
+    return unknown(written, local, `${zone} (${fixed}) does not name one instant at ${date} ${time}: ${parsed.message}`);
+  }
+  if (ALPHABETIC_ZONE.test(zone)) {
+    return unknown(written, local, `the zone abbreviation ${zone} is not one PostgreSQL or pitr knows`);
+  }
+  return invalid(written);
+}
+
+/** Seconds since 1970 of a canonical or offset-carrying ISO time, or null. */
+function epochOf(iso: string): number | null {
+  const parsed = parseTargetTime(iso);
+  if (!parsed.ok) return null;
+  return Date.parse(parsed.canonical) / 1000;
+}
+
+function exact(written: string, epoch: number | null, zone: string): StopTimeResult {
+  if (epoch === null) return invalid(written, zone);
+  return { ok: true, stopTime: { written, earliest: epoch, latest: epoch, utc: formatUtcSeconds(epoch), uncertainty: null } };
+}
+
+function unknown(written: string, local: string, why: string): StopTimeResult {
+  const asUtc = epochOf(`${local}+00:00`);
+  if (asUtc === null) return invalid(written);
+  return {
+    ok: true,
+    stopTime: {
+      written,
+      earliest: asUtc - MOST_EAST_SECONDS,
+      latest: asUtc - MOST_WEST_SECONDS,
+      utc: null,
+      uncertainty: why,
+    },
+  };
+}
+
+function invalid(written: string, zone?: string): StopTimeResult {
+  return {
+    ok: false,
+    message: `STOP TIME "${written}" is not a valid time${zone ? ` in ${zone}` : ''}`,
+  };
+}
+
+/** 1705329000 → "2024-01-15T14:30:00+00:00". */
+export function formatUtcSeconds(epochSeconds: number): string {
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}+00:00`;
+}
+
+/** Microseconds since 1970 of a canonical target time ("...T14:30:00[.ffffff]+00:00"). */
+export function canonicalTimeToMicros(canonical: string): number {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00:00$/.exec(canonical);
+  if (!match) throw new Error(`"${canonical}" is not a canonical UTC time`);
+  const seconds = Date.parse(`${match[1]}Z`) / 1000;
+  return seconds * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0'));
+}
+
+/** Microseconds since 1970 → "2024-01-15T14:30:00.123456+00:00" (fraction only when non-zero). */
+export function formatUtcMicros(micros: number): string {
+  const seconds = Math.floor(micros / 1_000_000);
+  const fraction = micros - seconds * 1_000_000;
+  const base = formatUtcSeconds(seconds).slice(0, 19);
+  return `${base}${fraction === 0 ? '' : `.${String(fraction).padStart(6, '0')}`}+00:00`;
+}
+
+function formatOffset(offsetSeconds: number): string {
+  const sign = offsetSeconds < 0 ? '-' : '+';
+  const magnitude = Math.abs(offsetSeconds);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${sign}${pad(Math.floor(magnitude / 3600))}:${pad(Math.floor((magnitude % 3600) / 60))}`;
+}
