@@ -29,6 +29,7 @@ export {
 export { createHarnessRoot, cleanupHarnessRoot, keepHarnessRoots } from './lib/root.js';
 export {
   appendPostgresConf,
+  archiveCommand,
   archivedName,
   confQuote,
   extractTarGzAsPostgres,
@@ -75,6 +76,17 @@ export {
   uploadArchive,
   type S3Endpoint,
 } from './lib/s3.js';
+export {
+  DEBIAN_PG_VERSION,
+  createDebianCluster,
+  debianConfigDir,
+  dropDebianCluster,
+  lsCluster,
+  pgCtlCluster,
+  type ClusterListing,
+  type CreateDebianClusterOptions,
+  type DebianCluster,
+} from './lib/debian.js';
 export { installStandIns, type StandIns } from './lib/standins.js';
 export {
   buildIncidentScenario,

@@ -289,6 +289,22 @@ acquire_lock() {
   fi
   printf '%s %s\n' "$$" "$0" >"${lock_file}.pid"
   export PITR_LOCK_HELD="${lock_file}"
+  export PITR_LOCK_FD="${LOCK_FD}"
+}
+
+# without_lock_fd COMMAND...: runs COMMAND with the lock's file descriptor closed.
+# bash sets no close-on-exec: a server started by these scripts (production, the side
+# instance) would inherit the descriptor and hold the lock for as long as it runs, so
+# rollback.sh, drill.sh --teardown or the next run would find the bundle "locked".
+without_lock_fd() {
+  if [[ -z "${PITR_LOCK_FD:-}" ]]; then
+    "$@"
+    return
+  fi
+  (
+    exec {PITR_LOCK_FD}>&-
+    "$@"
+  )
 }
 
 # ---------------------------------------------------------------- confirmation and retries
@@ -364,7 +380,7 @@ side_is_up() { side_psql -c 'SELECT 1' >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- production server control
 prod_stop() { run_logged systemctl stop "${SERVICE_UNIT}"; }
-prod_start() { run_logged systemctl start "${SERVICE_UNIT}"; }
+prod_start() { without_lock_fd run_logged systemctl start "${SERVICE_UNIT}"; }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls once a second.
 wait_until() {

@@ -21,7 +21,8 @@ start_side() {
     log_info "side instance already running"
     return 0
   fi
-  run_logged as_pg_user "${pg_ctl}" -D "$(side_ctl_dir)" -l "${SIDE_LOG_FILE}" -w -t "${START_TIMEOUT_SECONDS}" start || {
+  # The side instance must not inherit the lock (see without_lock_fd).
+  without_lock_fd run_logged as_pg_user "${pg_ctl}" -D "$(side_ctl_dir)" -l "${SIDE_LOG_FILE}" -w -t "${START_TIMEOUT_SECONDS}" start || {
     diagnose_log "${SIDE_LOG_FILE}"
     fail "the side instance did not start" "see the diagnosis above; the log is ${SIDE_LOG_FILE}"
   }

@@ -266,7 +266,7 @@ export function archivedName(fileName: string, compression: WalCompression): str
  * archive never see a half-written segment. Every archived file (segments, .history,
  * .backup) is compressed alike.
  */
-function archiveCommand(walDir: string, compression: WalCompression): string {
+export function archiveCommand(walDir: string, compression: WalCompression): string {
   const target = join(walDir, archivedName('%f', compression));
   const temporary = `${target}.tmp`;
   const write = {
