@@ -58,7 +58,7 @@ export function epochMicros(canonicalUtc: string): string {
 }
 
 /** The settings appended to the recovered copy's postgresql.auto.conf for the side instance. */
-export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string): string {
+export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string): string {
   const t = plan.target;
   const lines: string[] = [];
   // restore_command runs through /bin/sh: the script path is a shell word inside a conf string.
@@ -80,7 +80,8 @@ export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, s
   lines.push(`unix_socket_directories = ${confQuote(socketDir)}`);
   lines.push(`archive_mode = off`);
   lines.push(`archive_command = ''`);
-  lines.push(`external_pid_file = ''`);
+  // Production's config may name an external pid file (Debian does): never overwrite it.
+  lines.push(`external_pid_file = ${confQuote(pidFile)}`);
   // Without hot_standby, pause at the target acts as shutdown (PostgreSQL 14+).
   lines.push(`hot_standby = on`);
   // Keep every log line in the one file the recover phase reads for diagnosis.
@@ -90,11 +91,11 @@ export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, s
 
 /** Debian layout: a config directory for pg_ctl -D that includes production's config
  *  but points data_directory at the recovered copy. */
-export function sideConfigText(configFile: string, sideDataDir: string): string {
+export function sideConfigText(configFile: string, sideDataDir: string, pidFile: string): string {
   return [
     `include ${confQuote(configFile)}`,
     `data_directory = ${confQuote(sideDataDir)}`,
-    `external_pid_file = ''`,
+    `external_pid_file = ${confQuote(pidFile)}`,
   ].join('\n');
 }
 
@@ -132,6 +133,7 @@ export function buildModel(plan: NormalizedPlan, planSha256: string, compilerVer
   const sideDataDir = joinPath(workDir, SIDE_SUBDIRS.data);
   const socketDir = joinPath(workDir, SIDE_SUBDIRS.socket);
   const restoreScript = joinPath(workDir, 'bin/restore-wal.sh');
+  const sidePidFile = joinPath(workDir, 'side-instance.pid');
   const runtime = plan.runtime;
   const service = pg.service;
 
@@ -185,8 +187,8 @@ export function buildModel(plan: NormalizedPlan, planSha256: string, compilerVer
     c('PARALLELISM', rec.parallelism, 'parallel WAL downloads'),
     c('DRAIN_TIMEOUT_SECONDS', rec.drainTimeoutSeconds, 'wait for client connections to leave'),
     c('START_TIMEOUT_SECONDS', rec.startTimeoutSeconds, 'pg_ctl start/stop timeout'),
-    c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
-    c('SIDE_CONF_TEXT', pg.configFile === null ? '' : sideConfigText(pg.configFile, sideDataDir), 'postgresql.conf of the side config directory (Debian layout)'),
+    c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
+    c('SIDE_CONF_TEXT', pg.configFile === null ? '' : sideConfigText(pg.configFile, sideDataDir, sidePidFile), 'postgresql.conf of the side config directory (Debian layout)'),
     c('RUNTIME_KIND', runtime.kind, 'docker | k8s | none'),
     a('COMPOSE_CMD', runtime.kind === 'docker' ? runtime.compose.command : [], 'compose command words'),
     c('COMPOSE_FILE', runtime.kind === 'docker' ? runtime.compose.file : '', 'compose file'),
@@ -233,7 +235,7 @@ export function buildModel(plan: NormalizedPlan, planSha256: string, compilerVer
     backupChoice: src.backup === 'auto'
       ? 'auto: the newest backup whose STOP TIME (from the archive\'s .backup files) is strictly before the target, chosen by preflight at run time'
       : `explicit: ${src.backup}`,
-    recoveryConf: recoveryConfBlock(plan, restoreScript, socketDir),
+    recoveryConf: recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile),
     services: describeServices(plan),
     phases: PHASES.map((p) => ({ ...p })),
     verify: [

@@ -80,15 +80,28 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
+type Compiled = Map<string, HandlebarsTemplateDelegate>;
+const compiledCache = new WeakMap<TemplateSet, Compiled>();
+
+/** Templates compiled once per template set (compiling is the slow part of rendering). */
+function compiledTemplates(templates: TemplateSet): Compiled {
+  let compiled = compiledCache.get(templates);
+  if (!compiled) {
+    const hb = makeEngine(templates);
+    compiled = new Map([...templates.files].map(([path, source]) => [path, hb.compile(source, COMPILE_OPTIONS)]));
+    compiledCache.set(templates, compiled);
+  }
+  return compiled;
+}
+
 /**
  * Renders every output file. Pure: no fs, clock, env or randomness; paths sorted.
  * plan.json and SHA256SUMS are added here so the checksums cover exactly what is written.
  */
 export function renderBundle(model: ScriptModel, templates: TemplateSet, planJson: string): Map<string, string> {
-  const hb = makeEngine(templates);
   const rendered = new Map<string, string>();
-  for (const [path, source] of templates.files) {
-    const text = hb.compile(source, COMPILE_OPTIONS)(model);
+  for (const [path, template] of compiledTemplates(templates)) {
+    const text = template(model);
     rendered.set(path, text.endsWith('\n') ? text : `${text}\n`);
   }
   rendered.set('plan.json', planJson);

@@ -32,7 +32,7 @@ export function checkSemanticRules(plan: PitrPlan): PlanIssue[] {
     serviceMatchesKind,
     sourceMatchesKind,
     runtimeMatchesKind,
-    identifiersHaveNoNul,
+    valuesAreRepresentable,
   ];
   return rules.flatMap((rule) => rule(plan));
 }
@@ -239,25 +239,32 @@ function runtimeMatchesKind(plan: PitrPlan): PlanIssue[] {
   return issues;
 }
 
-/** Names reach SQL only as psql variables, so quotes and spaces are fine; NUL cannot pass. */
-function identifiersHaveNoNul(plan: PitrPlan): PlanIssue[] {
-  const names: { pointer: string; what: string; value: string }[] = [
-    ...(plan.verify?.rowCounts ?? []).map((table, index) => ({
-      pointer: `/verify/rowCounts/${index}`,
-      what: 'table name',
-      value: table,
-    })),
-    ...(plan.verify?.notAfterTarget ?? []).flatMap((check, index) => [
-      { pointer: `/verify/notAfterTarget/${index}/table`, what: 'table name', value: check.table },
-      { pointer: `/verify/notAfterTarget/${index}/column`, what: 'column name', value: check.column },
-    ]),
-  ];
-  return names
-    .filter((name) => name.value.includes('\u0000'))
-    .map((name) => ({
-      pointer: name.pointer,
-      message: `${name.what} contains a NUL character, which PostgreSQL names cannot hold; remove it`,
-    }));
+/** Free text that may span lines: shown in comments or run as SQL, never in a config line. */
+const MULTI_LINE_FIELDS = [/^\/description$/, /^\/verify\/queries\/\d+\/(sql|expect|name)$/];
+
+/**
+ * No value can carry a NUL (bash variables and argv cannot hold one), and every value
+ * but free text must be one line: paths and names end up in postgresql.conf lines,
+ * log lines and file names. Quotes, spaces and $ are fine everywhere: values reach
+ * bash through one quoting function and SQL as psql variables.
+ */
+function valuesAreRepresentable(plan: PitrPlan): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  const visit = (value: unknown, pointer: string): void => {
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) {
+        issues.push({ pointer, message: 'contains a NUL character, which no script or PostgreSQL name can hold; remove it' });
+      } else if (/[\u0001-\u001f\u007f]/.test(value) && !MULTI_LINE_FIELDS.some((re) => re.test(pointer))) {
+        issues.push({ pointer, message: 'contains a line break or another control character; this value must be a single line of text' });
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => visit(item, `${pointer}/${index}`));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) visit(item, `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+    }
+  };
+  visit(plan, '');
+  return issues;
 }
 
 function notForKind(pointer: string, field: string, actual: string, owner: string): PlanIssue {

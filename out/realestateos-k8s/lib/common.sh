@@ -106,13 +106,13 @@ listen_addresses = '\'''\''
 unix_socket_directories = '\''/var/lib/postgresql/recovery/run'\''
 archive_mode = off
 archive_command = '\'''\''
-external_pid_file = '\'''\''
+external_pid_file = '\''/var/lib/postgresql/recovery/side-instance.pid'\''
 hot_standby = on
 logging_collector = off'
 # postgresql.conf of the side config directory (Debian layout)
 readonly SIDE_CONF_TEXT='include '\''/etc/postgresql/15/main/postgresql.conf'\''
 data_directory = '\''/var/lib/postgresql/recovery/data'\''
-external_pid_file = '\'''\'''
+external_pid_file = '\''/var/lib/postgresql/recovery/side-instance.pid'\'''
 # docker | k8s | none
 readonly RUNTIME_KIND='k8s'
 # compose command words
