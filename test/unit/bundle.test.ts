@@ -19,7 +19,7 @@ describe('pitr bundle', () => {
 
   const bundle = (out: string) => spawnSync('node', [PITR, 'bundle', PLAN, '--out', out], { encoding: 'utf8', cwd: REPO });
 
-  it('packs the same bytes every time, with a checking sha256 file', () => {
+  it('packs the same bytes every time, with a checking sha256 file', { timeout: 300_000 }, () => {
     const first = bundle(join(dir, 'a'));
     const second = bundle(join(dir, 'b'));
     expect(first.status, first.stderr).toBe(0);
@@ -29,7 +29,7 @@ describe('pitr bundle', () => {
     execFileSync('sha256sum', ['--check', '--strict', 'realestateos-docker.tar.gz.sha256'], { cwd: join(dir, 'a') });
   });
 
-  it('unpacks to scripts that run, and refuse to run once a byte is changed', () => {
+  it('unpacks to scripts that run, and refuse to run once a byte is changed', { timeout: 120_000 }, () => {
     const host = join(dir, 'host');
     execFileSync('mkdir', ['-p', host]);
     execFileSync('tar', ['-xzf', join(dir, 'a', 'realestateos-docker.tar.gz'), '-C', host]);
