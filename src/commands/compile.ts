@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadTemplates } from '../compile/render.js';
-import { diffBundle, writeBundle } from '../compile/write.js';
+import { commitBundle, diffBundle, discardBundle, prepareBundle, type PreparedBundle } from '../compile/write.js';
 import { PlanError } from '../plan/findings.js';
 import { formatFindings } from '../plan/format-findings.js';
 import { compilerVersion, TEMPLATES_DIR } from '../paths.js';
@@ -66,10 +66,17 @@ export function runCompile(planFiles: string[], opts: CompileOptions, io: Compil
     names.set(c.name, c.file);
   }
   if (opts.check) return checkCompiled(compiled, opts.out, io);
-  for (const c of compiled) {
-    writeBundle(opts.out, c.name, c.files, { shellcheck: opts.shellcheck });
-    io.stdout(`${c.file} → ${opts.out}/${c.name}/ (${c.files.size} files)\n`);
+  // Every plan is written and shellchecked before any is put in place: one failure
+  // leaves every existing output directory as it was.
+  const prepared: PreparedBundle[] = [];
+  try {
+    for (const c of compiled) prepared.push(prepareBundle(opts.out, c.name, c.files, { shellcheck: opts.shellcheck }));
+  } catch (error) {
+    prepared.forEach(discardBundle);
+    throw error;
   }
+  prepared.forEach(commitBundle);
+  for (const c of compiled) io.stdout(`${c.file} → ${opts.out}/${c.name}/ (${c.files.size} files)\n`);
   return 0;
 }
 

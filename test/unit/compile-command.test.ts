@@ -114,7 +114,7 @@ describe('pitr compile --check', () => {
   // file is reported "(mode differs)", so CI's freshness check fails on a fresh out/.
   // Fix: compare only whether the file is executable, e.g.
   //   ((statSync(full).mode & 0o111) !== 0) !== path.endsWith('.sh')
-  it.fails('accepts a checkout made under umask 002 (0775/0664): git records only the x bit', () => {
+  it('accepts a checkout made under umask 002 (0775/0664): git records only the x bit', () => {
     const dir = copyOfOut();
     for (const name of EXAMPLE_PLANS) {
       for (const path of readTree(join(dir, name)).keys()) chmodSync(join(dir, name, path), path.endsWith('.sh') ? 0o775 : 0o664);
@@ -223,7 +223,7 @@ describe('pitr compile writes atomically behind the shellcheck gate', () => {
   // first plan's directory has already been replaced; the docstring promises that a bad
   // plan among several leaves out/ untouched. Fix: write every plan into its temp dir and
   // shellcheck all of them first, then do the renames (split writeBundle into stage+commit).
-  it.fails('a finding in the second plan replaces neither plan', () => {
+  it('a finding in the second plan replaces neither plan', () => {
     const cwd = makeTempDir('pitr-atomic-two-');
     mkdirSync(join(cwd, 'out', 'realestateos-docker'), { recursive: true });
     mkdirSync(join(cwd, 'out', 'realestateos-k8s'), { recursive: true });

@@ -279,7 +279,7 @@ describe('restore_command built by recoveryConfBlock', () => {
   // BUG (src/compile/model.ts, recoveryConfBlock): a '%' in workDir is not doubled, so
   // PostgreSQL replaces "%p"/"%f" inside the script path (and PostgreSQL 16+ rejects any
   // other "%x" as an invalid placeholder). The schema allows '%' in recovery.workDir.
-  it.fails('escapes % in the script path as %% (PostgreSQL substitutes %p/%f/%r anywhere in the command)', () => {
+  it('escapes % in the script path as %% (PostgreSQL substitutes %p/%f/%r anywhere in the command)', () => {
     const result = runRestoreCommand('wal-100%p-%f');
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
