@@ -24,7 +24,7 @@ import {
   type LockedWalObject,
   type LockFile,
 } from '../archive/lock.js';
-import { parseTimelineChoice, selectBaseBackup, type BackupCandidate } from '../archive/select-backup.js';
+import { parseTimelineChoice, selectBaseBackup, targetTimelineFor, type BackupCandidate } from '../archive/select-backup.js';
 import { formatUtcMicros, parseStopTime } from '../archive/stop-time.js';
 import { describeChain, type ChainLink } from '../archive/timeline.js';
 import {
@@ -136,10 +136,7 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
   const latest = timelineChoice === 'latest' ? (await archive.surveyTimelines()).latest : 1;
   const chains = new Map<number, ChainLink[] | string>();
   for (const candidate of candidates) {
-    const timeline =
-      timelineChoice === 'current' ? candidate.history.startTimeline
-      : timelineChoice === 'latest' ? Math.max(latest, candidate.history.startTimeline)
-      : timelineChoice;
+    const timeline = targetTimelineFor(timelineChoice, candidate.history.startTimeline, latest);
     if (!chains.has(timeline)) {
       const found = await archive.chainFor(timeline);
       chains.set(timeline, typeof found === 'string' ? found : found.chain);
