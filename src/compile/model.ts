@@ -62,7 +62,8 @@ export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, s
   const t = plan.target;
   const lines: string[] = [];
   // restore_command runs through /bin/sh: the script path is a shell word inside a conf string.
-  lines.push(`restore_command = ${confQuote(`${shellQuote(restoreScript)} %f %p`)}`);
+  // PostgreSQL expands %f/%p/%r and %% anywhere in the command: a literal % is doubled.
+  lines.push(`restore_command = ${confQuote(`${shellQuote(restoreScript).replaceAll('%', '%%')} %f %p`)}`);
   switch (t.kind) {
     case 'time': lines.push(`recovery_target_time = ${confQuote(t.value)}`); break;
     case 'xid': lines.push(`recovery_target_xid = ${confQuote(t.value)}`); break;

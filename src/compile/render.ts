@@ -33,11 +33,14 @@ export function loadTemplates(dir: string): TemplateSet {
   return { files, partials };
 }
 
-/** Markdown inline code that survives backticks and pipes inside the value. */
+/** Markdown inline code that survives backticks and pipes inside the value: the fence
+ *  is one backtick longer than the longest run of backticks in the text. */
 function markdownCode(value: unknown): string {
   const text = shellComment(String(value)).replaceAll('|', '\\|');
-  const fence = text.includes('`') ? '``' : '`';
-  return `${fence}${fence === '``' ? ' ' : ''}${text}${fence === '``' ? ' ' : ''}${fence}`;
+  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longestRun + 1);
+  const pad = longestRun > 0 ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
 }
 
 /** The readonly constants block of lib/common.sh: every value through shellQuote. */
@@ -45,11 +48,16 @@ function constantsBlock(constants: Constant[]): string {
   return constants
     .map((k) => {
       const about = `# ${shellComment(k.about)}`;
+      const values = k.values ?? [k.value ?? ''];
+      // shellcheck warns about $ and \' inside single quotes; here they are literal by design.
+      const literal = values.some((v) => /[$`\\]/.test(v))
+        ? '\n# shellcheck disable=SC2016,SC1003  # a plan value: literal text, never expanded'
+        : '';
       if (k.values !== undefined) {
         const words = k.values.map((v) => shellQuote(v)).join(' ');
-        return `${about}\nreadonly -a ${shellName(k.name)}=(${words})`;
+        return `${about}${literal}\nreadonly -a ${shellName(k.name)}=(${words})`;
       }
-      return `${about}\nreadonly ${shellName(k.name)}=${shellQuote(k.value ?? '')}`;
+      return `${about}${literal}\nreadonly ${shellName(k.name)}=${shellQuote(k.value ?? '')}`;
     })
     .join('\n');
 }
