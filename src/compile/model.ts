@@ -1,4 +1,5 @@
-import type { NormalizedPlan } from '../plan/normalized.js';
+import type { LockFile } from '../archive/lock.js';
+import type { NormalizedPlan, TargetKind } from '../plan/normalized.js';
 import { confQuote, shellQuote } from './shell.js';
 
 /** A readonly bash constant: a scalar, or an array when `values` is set. */
@@ -23,15 +24,139 @@ export interface ScriptModel {
   runbook: RunbookFacts;
 }
 
+/**
+ * Everything RUNBOOK.md prints. Plan values are raw here (the template escapes them at
+ * the point of output: `md` for markdown, `mermaid` for diagram labels); commands are
+ * shown as an operator would type them, values shell-quoted where they need it.
+ * `<run id>` stands for what the scripts fill in at run time (UTC, YYYYMMDDTHHMMSSZ).
+ */
 export interface RunbookFacts {
+  /** One line: kind, canonical value, inclusive or not, timeline. */
   target: string;
+  /** The time as the plan wrote it (time targets), else null. */
   targetWritten: string | null;
+  targetKind: TargetKind;
+  /** Canonical value (times in UTC); "" for immediate. */
+  targetValue: string;
+  targetIs: Record<TargetKind, boolean>;
+  inclusive: boolean;
+  /** "latest" | "current" | a timeline id. */
+  timeline: string;
+  /** One line: where the archive is and how it is laid out. */
   source: string;
+  archive: {
+    /** Where base backups are, with <id> for the backup id. */
+    baseObjects: string[];
+    /** Where archived WAL is, with <segment> for a file name. */
+    walObjects: string;
+    /** The command that reads one object (restore_command and fetch use it). */
+    readCommand: string;
+  };
   backupChoice: string;
+  backupAuto: boolean;
+  /** The backup id the plan names, or null for auto. */
+  backupId: string | null;
   recoveryConf: string;
+  /** One line: the application runtime. */
   services: string;
+  server: {
+    version: number;
+    database: string;
+    dataDir: string;
+    configFile: string | null;
+    osUser: string;
+    superuser: string;
+    port: number;
+    host: string;
+    binDir: string;
+    /** How production is stopped and started (finalize, rollback). */
+    stopCommand: string;
+    startCommand: string;
+  };
+  side: {
+    port: number;
+    workDir: string;
+    dataDir: string;
+    socketDir: string;
+    stagingDir: string;
+    logFile: string;
+    restoreScript: string;
+    /** pg_ctl -D argument: the data directory, or the side config directory (Debian). */
+    ctlDir: string;
+    startCommand: string;
+    /** psql onto the paused side instance, for a reviewer or operator to look. */
+    psqlCommand: string;
+    parallelism: number;
+  };
+  paths: {
+    /** <dataDir>.pre-pitr-<run id>: production's data directory after finalize. */
+    aside: string;
+    /** <dataDir>.recovered-<run id>: the recovered directory after a rollback. */
+    recovered: string;
+    /** The safety pg_dump, or null when the plan turns it off. */
+    dump: string | null;
+    /** The database rollback --from-dump restores into. */
+    dumpDatabase: string;
+  };
+  /** Commands finalize and rollback run to swap data directories. */
+  swap: { moveAside: string; moveIn: string; rollbackMoveRecovered: string; rollbackMoveBack: string };
+  runtime: {
+    /** What stop-services records, what it stops, what finalize/rollback start. */
+    record: string[];
+    stop: string[];
+    start: string[];
+  };
   phases: { file: string; title: string; destructive: boolean }[];
   verify: string[];
+  /** The plan's verification queries, SQL included. */
+  queries: { name: string; sql: string; expect: string }[];
+  drainTimeoutSeconds: number;
+  startTimeoutSeconds: number;
+  /** What a lock file pinned (backup, WAL range); null until the compiler reads locks. */
+  pinned: RunbookPinned | null;
+}
+
+/**
+ * The runbook's view of a lock file (`pitr resolve`): real positions and times for the
+ * timeline diagram. Pure data; see runbookPinnedFromLock.
+ */
+export interface RunbookPinned {
+  backupId: string;
+  startLsn: string;
+  stopLsn: string;
+  startWalFile: string;
+  /** As the backup history file wrote it (the primary's log_timezone). */
+  stopTime: string;
+  /** The same instant in UTC, or null when the zone abbreviation left it uncertain. */
+  stopTimeUtc: string | null;
+  targetTimeline: number;
+  walFirst: string;
+  walLast: string;
+  walSegments: number;
+  /** Why the WAL range ends where it does (archive-end, gap, target-lsn, backup-end). */
+  walEndsAt: string;
+  /** Time targets: the newest transaction end found at the end of the range. */
+  latestTransactionTime: string | null;
+  warnings: string[];
+}
+
+/** The part of a lock file the runbook shows. Pure. */
+export function runbookPinnedFromLock(lock: LockFile): RunbookPinned {
+  return {
+    backupId: lock.backup.id,
+    startLsn: lock.backup.startLsn,
+    stopLsn: lock.backup.stopLsn,
+    startWalFile: lock.backup.startWalFile,
+    stopTime: lock.backup.stopTime,
+    stopTimeUtc: lock.backup.stopTimeUtc,
+    targetTimeline: lock.targetTimeline,
+    walFirst: lock.walRange.first,
+    walLast: lock.walRange.last,
+    walSegments: lock.walRange.segments,
+    walEndsAt: lock.walRange.endsAt,
+    latestTransactionTime: lock.walRange.latestTransactionTime,
+    warnings: [...lock.warnings],
+  };
 }
 
 export const PHASES = [
@@ -100,6 +225,28 @@ export function sideConfigText(configFile: string, sideDataDir: string, pidFile:
   ].join('\n');
 }
 
+/** A value as an operator would type it: bare when plain, shell-quoted otherwise. */
+function word(value: string | number): string {
+  const text = String(value);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : shellQuote(text);
+}
+
+/** Text already written for the runbook (a placeholder like `<run id>`, a quoted word). */
+interface Raw {
+  raw: string;
+}
+const raw = (text: string): Raw => ({ raw: text });
+
+/** A command line for the runbook: values become words, Raw parts stay as they are. */
+function command(...parts: (string | number | Raw)[]): string {
+  return parts.map((p) => (typeof p === 'object' ? p.raw : word(p))).join(' ');
+}
+
+/** A plan path followed by a run-time placeholder: `/data/main.pre-pitr-<run id>`. */
+function pathWith(path: string, suffix: string): Raw {
+  return raw(`${word(path)}${suffix}`);
+}
+
 function joinPath(dir: string, leaf: string): string {
   return `${dir.replace(/\/+$/, '')}/${leaf}`;
 }
@@ -126,7 +273,12 @@ function describeServices(plan: NormalizedPlan): string {
 }
 
 /** Builds the model the templates render. Pure: same plan → same model. */
-export function buildModel(plan: NormalizedPlan, planSha256: string, compilerVersion: string): ScriptModel {
+export function buildModel(
+  plan: NormalizedPlan,
+  planSha256: string,
+  compilerVersion: string,
+  pinned: RunbookPinned | null = null,
+): ScriptModel {
   const pg = plan.postgres;
   const src = plan.source;
   const rec = plan.recovery;
@@ -229,23 +381,173 @@ export function buildModel(plan: NormalizedPlan, planSha256: string, compilerVer
     http: plan.verify.http.length > 0,
   };
 
-  const runbook: RunbookFacts = {
+  const runbook = buildRunbook(plan, {
+    restoreScript,
+    socketDir,
+    sideDataDir,
+    sidePidFile,
+    stagingDir: joinPath(workDir, SIDE_SUBDIRS.staging),
+    sideConfDir: joinPath(workDir, 'side-conf'),
+    sideLogFile: joinPath(workDir, 'side-instance.log'),
+    workDir,
+  }, pinned);
+
+  return { planName: plan.name, description: plan.description, planSha256, compilerVersion, constants, is, runbook };
+}
+
+interface SidePaths {
+  workDir: string;
+  sideDataDir: string;
+  socketDir: string;
+  stagingDir: string;
+  sideConfDir: string;
+  sideLogFile: string;
+  restoreScript: string;
+  sidePidFile: string;
+}
+
+/** Where the archive's objects are, as a reviewer would look for them. */
+function archiveFacts(plan: NormalizedPlan): RunbookFacts['archive'] {
+  const s = plan.source;
+  const root = s.kind === 's3' ? `s3://${s.bucket ?? ''}/` : `${(s.path ?? '').replace(/\/+$/, '')}/`;
+  const base = `${root}${s.base.prefix}`;
+  const suffix = { none: '', gzip: '.gz', zstd: '.zst' }[s.wal.compression];
+  const readCommand = s.kind === 's3'
+    ? command('aws', '--region', s.region ?? '', ...(s.endpoint ? ['--endpoint-url', s.endpoint] : []), 's3', 'cp', '--only-show-errors', pathWith(`s3://${s.bucket ?? ''}/`, '<key>'), '-')
+    : command('cat', '--', pathWith(root, '<key>'));
+  return {
+    baseObjects: s.base.layout === 'tarball'
+      ? [`${base}<id>.tar.gz`, `${base}<id>/backup_label`]
+      : [`${base}<id>/base.tar.gz`, `${base}<id>/pg_wal.tar.gz`, `${base}<id>/backup_manifest`],
+    walObjects: `${root}${s.wal.prefix}<segment>${suffix}`,
+    readCommand,
+  };
+}
+
+function serviceCommands(plan: NormalizedPlan): { stop: string; start: string } {
+  const pg = plan.postgres;
+  const svc = pg.service;
+  const dataDir = pg.dataDir.replace(/\/+$/, '');
+  const pgCtl = joinPath(pg.binDir, 'pg_ctl');
+  const timeout = plan.recovery.startTimeoutSeconds;
+  switch (svc.kind) {
+    case 'systemd':
+      return { stop: command('systemctl', 'stop', svc.unit), start: command('systemctl', 'start', svc.unit) };
+    case 'pg_ctlcluster': {
+      // VERSION/NAME, split as the scripts do: ${SERVICE_CLUSTER%%/*} and ${SERVICE_CLUSTER#*/}.
+      const slash = svc.cluster.indexOf('/');
+      const version = svc.cluster.slice(0, slash);
+      const name = svc.cluster.slice(slash + 1);
+      return { stop: command('pg_ctlcluster', version, name, 'stop', '-m', 'fast'), start: command('pg_ctlcluster', version, name, 'start') };
+    }
+    case 'pg_ctl':
+      return {
+        stop: command('runuser', '-u', pg.osUser, '--', pgCtl, '-D', dataDir, '-m', 'fast', '-w', '-t', timeout, 'stop'),
+        start: command('runuser', '-u', pg.osUser, '--', pgCtl, '-D', dataDir, ...(svc.logFile ? ['-l', svc.logFile] : []), '-w', '-t', timeout, 'start'),
+      };
+  }
+}
+
+function runtimeCommands(plan: NormalizedPlan): RunbookFacts['runtime'] {
+  const r = plan.runtime;
+  if (r.kind === 'docker') {
+    const compose = [...r.compose.command, '-f', r.compose.file];
+    return {
+      record: [command(...compose, 'ps', '--services', '--status', 'running')],
+      stop: [command(...compose, 'stop', raw('<recorded services>'))],
+      start: [command(...compose, 'start', raw('<recorded services>'))],
+    };
+  }
+  if (r.kind === 'k8s') {
+    const kube = ['kubectl', '--context', r.k8s.context, '--namespace', r.k8s.namespace];
+    return {
+      record: [
+        ...r.k8s.deployments.map((d) => command(...kube, 'get', 'deployment', d, '-o', 'jsonpath={.spec.replicas}')),
+        command(...kube, 'get', 'hpa'),
+      ],
+      stop: r.k8s.deployments.map((d) => command(...kube, 'scale', 'deployment', d, '--replicas=0')),
+      start: r.k8s.deployments.map((d) => command(...kube, 'scale', 'deployment', d, raw('--replicas=<recorded count>'))),
+    };
+  }
+  return { record: [], stop: [], start: [] };
+}
+
+/** RUNBOOK.md's facts. Pure: same plan (and pin) → same facts. */
+function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinned | null): RunbookFacts {
+  const pg = plan.postgres;
+  const t = plan.target;
+  const dataDir = pg.dataDir.replace(/\/+$/, '');
+  const services = serviceCommands(plan);
+  const ctlDir = pg.configFile === null ? side.sideDataDir : side.sideConfDir;
+  const aside = pathWith(dataDir, '.pre-pitr-<run id>');
+  const recovered = pathWith(dataDir, '.recovered-<run id>');
+  const safetyDir = plan.safetyBackup.dir.replace(/\/+$/, '');
+  return {
     target: describeTarget(plan),
-    targetWritten: plan.target.written,
+    targetWritten: t.written,
+    targetKind: t.kind,
+    targetValue: t.value,
+    targetIs: { time: t.kind === 'time', xid: t.kind === 'xid', lsn: t.kind === 'lsn', restorePoint: t.kind === 'restorePoint', immediate: t.kind === 'immediate' },
+    inclusive: t.inclusive,
+    timeline: t.timeline,
     source: describeSource(plan),
-    backupChoice: src.backup === 'auto'
+    archive: archiveFacts(plan),
+    backupChoice: plan.source.backup === 'auto'
       ? 'auto: the newest backup whose STOP TIME (from the archive\'s .backup files) is strictly before the target, chosen by preflight at run time'
-      : `explicit: ${src.backup}`,
-    recoveryConf: recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile),
+      : `explicit: ${plan.source.backup}`,
+    backupAuto: plan.source.backup === 'auto',
+    backupId: plan.source.backup === 'auto' ? null : plan.source.backup,
+    recoveryConf: recoveryConfBlock(plan, side.restoreScript, side.socketDir, side.sidePidFile),
     services: describeServices(plan),
+    server: {
+      version: pg.version,
+      database: pg.database,
+      dataDir,
+      configFile: pg.configFile,
+      osUser: pg.osUser,
+      superuser: pg.superuser,
+      port: pg.port,
+      host: pg.host,
+      binDir: pg.binDir,
+      stopCommand: services.stop,
+      startCommand: services.start,
+    },
+    side: {
+      port: plan.recovery.port,
+      workDir: side.workDir,
+      dataDir: side.sideDataDir,
+      socketDir: side.socketDir,
+      stagingDir: side.stagingDir,
+      logFile: side.sideLogFile,
+      restoreScript: side.restoreScript,
+      ctlDir,
+      startCommand: command('runuser', '-u', pg.osUser, '--', joinPath(pg.binDir, 'pg_ctl'), '-D', ctlDir, '-l', side.sideLogFile, '-w', '-t', plan.recovery.startTimeoutSeconds, 'start'),
+      psqlCommand: command('psql', '-h', side.socketDir, '-p', plan.recovery.port, '-U', pg.superuser, '-d', pg.database),
+      parallelism: plan.recovery.parallelism,
+    },
+    paths: {
+      aside: aside.raw,
+      recovered: recovered.raw,
+      dump: plan.safetyBackup.pgDump ? pathWith(`${safetyDir}/${plan.name}`, '-pre-pitr-<run id>.dump').raw : null,
+      dumpDatabase: `${pg.database}_pre_pitr`,
+    },
+    swap: {
+      moveAside: command('mv', '-T', '--', dataDir, aside),
+      moveIn: command('mv', '-T', '--', side.sideDataDir, dataDir),
+      rollbackMoveRecovered: command('mv', '-T', '--', dataDir, recovered),
+      rollbackMoveBack: command('mv', '-T', '--', aside, dataDir),
+    },
+    runtime: runtimeCommands(plan),
     phases: PHASES.map((p) => ({ ...p })),
     verify: [
-      ...plan.verify.rowCounts.map((t) => `row count of ${t} (before and after, side by side)`),
+      ...plan.verify.rowCounts.map((x) => `row count of ${x} (before and after, side by side)`),
       ...plan.verify.notAfterTarget.map((x) => `max(${x.column}) of ${x.table} is before the target`),
       ...plan.verify.queries.map((q) => `${q.name}: expects ${JSON.stringify(q.expect)}`),
       ...plan.verify.http.map((h) => `after restart: GET ${h.url} answers ${h.status}`),
     ],
+    queries: plan.verify.queries.map((q) => ({ ...q })),
+    drainTimeoutSeconds: plan.recovery.drainTimeoutSeconds,
+    startTimeoutSeconds: plan.recovery.startTimeoutSeconds,
+    pinned,
   };
-
-  return { planName: plan.name, description: plan.description, planSha256, compilerVersion, constants, is, runbook };
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import type { Constant, ScriptModel } from './model.js';
+import { mermaidLabel } from './mermaid.js';
 import { shellComment, shellName, shellQuote } from './shell.js';
 
 /** Template sources keyed by output path ("phases/00-preflight.sh"); partials by name. */
@@ -12,7 +13,7 @@ export interface TemplateSet {
 }
 
 /** The only helpers templates may call (knownHelpersOnly rejects any other). */
-export const TEMPLATE_HELPERS = ['q', 'name', 'comment', 'md', 'constants', 'eq'] as const;
+export const TEMPLATE_HELPERS = ['q', 'name', 'comment', 'md', 'mermaid', 'constants', 'eq'] as const;
 
 /** Reads templates/ (I/O). Files starting with "_" are partials, never output. */
 export function loadTemplates(dir: string): TemplateSet {
@@ -71,6 +72,11 @@ function makeEngine(templates: TemplateSet): typeof Handlebars {
   hb.registerHelper('name', (value: unknown) => shellName(String(value)));
   hb.registerHelper('comment', (value: unknown) => shellComment(String(value)));
   hb.registerHelper('md', (value: unknown) => markdownCode(value));
+  // Only inside a double-quoted mermaid label: see mermaid.ts.
+  hb.registerHelper('mermaid', (value: unknown) => {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`mermaid: expected a string or number, got ${typeof value}`);
+    return mermaidLabel(value);
+  });
   hb.registerHelper('constants', (value: unknown) => constantsBlock(value as Constant[]));
   hb.registerHelper('eq', (x: unknown, y: unknown) => x === y);
   for (const [name, source] of templates.partials) hb.registerPartial(name, source);
