@@ -11,6 +11,7 @@ command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 [[ -x /usr/bin/aws ]] || missing+=(awscli)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql-common)
 if ((${#missing[@]} > 0)); then
