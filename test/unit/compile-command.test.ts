@@ -102,7 +102,7 @@ describe('pitr compile --check', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`stale: ${dir}/realestateos-k8s/phases/99-extra.sh (not produced by the compiler)`);
     expect(result.stderr).toContain(`stale: ${dir}/realestateos-docker/plan.json (missing)`);
-    expect(result.stderr).toContain(`stale: ${dir}/realestateos-docker/run.sh (mode differs)`);
+    expect(result.stderr).toContain(`stale: ${dir}/realestateos-docker/run.sh (executable bit differs)`);
     expect(result.stderr).not.toContain('RUNBOOK.md');
     expect(result.stderr).toContain('3 file(s) differ');
     expect(snapshotTree(dir)).toEqual(before);
