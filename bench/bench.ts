@@ -86,6 +86,8 @@ async function describeMachine(loadBefore: string): Promise<Machine> {
     loadAfter: '',
     awsStartupMs,
     awsCopyMs: [],
+    awsBulkFiles: 0,
+    awsBulkMs: [],
   };
 }
 
@@ -101,6 +103,34 @@ async function timeOneAwsCopy(root: string, workload: Workload): Promise<number[
     await rm(destination, { force: true });
   }
   return times;
+}
+
+/**
+ * What one long-lived transfer costs: a single `aws s3 cp --recursive` (its own thread
+ * pool, one Python start-up) of every segment from the base backup's start segment
+ * through the target's, into an empty directory. A diagnostic for the staging design,
+ * not one of the compared methods.
+ */
+async function timeBulkAwsCopy(root: string, workload: Workload): Promise<{ files: number; ms: number[] }> {
+  const names = (await readdir(join(workload.primary.archiveDir, 'wal')))
+    .filter((name) => /^[0-9A-F]{24}$/.test(name) && name >= workload.base.startWalFile && name <= workload.targetSegment)
+    .sort();
+  const includes = names.flatMap((name) => ['--include', name]);
+  const ms: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    const destination = join(root, `aws-bulk-probe-${i}`);
+    ms.push(
+      await timeCommand(
+        AWS_CLI,
+        ['--endpoint-url', workload.s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', `s3://${BUCKET}/wal/`, destination, '--exclude', '*', ...includes],
+        { env: cleanEnv(s3Env()) },
+      ),
+    );
+    const copied = (await readdir(destination).catch(() => [] as string[])).length;
+    if (copied !== names.length) throw new Error(`bulk aws s3 cp copied ${copied} of ${names.length} files`);
+    await rm(destination, { recursive: true, force: true });
+  }
+  return { files: names.length, ms };
 }
 
 /** Helper processes still running with the bench root in their command line (by pid). */
@@ -187,6 +217,10 @@ async function main(): Promise<number> {
     const workload = await buildWorkload(root, options);
     machine.awsCopyMs = await timeOneAwsCopy(root, workload);
     log(`one aws s3 cp of a segment: ${machine.awsCopyMs.map(seconds).join(', ')} s`);
+    const bulk = await timeBulkAwsCopy(root, workload);
+    machine.awsBulkFiles = bulk.files;
+    machine.awsBulkMs = bulk.ms;
+    log(`one aws s3 cp --recursive of the ${bulk.files} needed segments: ${bulk.ms.map(seconds).join(', ')} s`);
     const ctx: MethodContext = {
       root,
       workload,

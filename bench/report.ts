@@ -24,6 +24,8 @@ export interface Machine {
   loadAfter: string;
   awsStartupMs: number[];
   awsCopyMs: number[];
+  awsBulkFiles: number;
+  awsBulkMs: number[];
 }
 
 export interface Report {
@@ -182,6 +184,8 @@ export function renderReport(report: Report): string {
     `- load (uptime) after: \`${machine.loadAfter}\``,
     `- \`aws --version\` as postgres (Python start-up alone): median ${seconds(median(machine.awsStartupMs))} s (${machine.awsStartupMs.map(seconds).join(', ')})`,
     `- one \`aws s3 cp\` of a 16 MB segment from s3rver: median ${seconds(median(machine.awsCopyMs))} s (${machine.awsCopyMs.map(seconds).join(', ')})`,
+    `- one \`aws s3 cp --recursive\` (a single aws process, its own thread pool) of all ${machine.awsBulkFiles} segments from the ` +
+      `backup's start through the target's: median ${seconds(median(machine.awsBulkMs))} s (${machine.awsBulkMs.map(seconds).join(', ')})`,
     '',
     'Other sessions were running test suites on this machine at the same time; the load figures above are what',
     'the numbers were measured under. Medians of interleaved runs damp that, they do not remove it.',
