@@ -38,6 +38,26 @@ phase_named() {
   exit "${EXIT_USAGE}"
 }
 
+# What a failed phase leaves behind, and the command that continues or undoes it.
+report_phase_failure() {
+  local phase="$1"
+  log_fail "phase ${phase} failed; nothing after it ran"
+  case "${phase}" in
+    00-preflight | 01-assess)
+      log_fail "production and the application were not touched"
+      log_fail "next: fix the cause shown above, then run ${RESUME_CMD} again"
+      ;;
+    08-finalize)
+      log_fail "finalize stopped part-way; each of its steps is recorded in ${STATE_DIR}/values/finalize-*"
+      log_fail "next: fix the cause shown above and resume with ${RESUME_CMD} (finalize continues at the step that failed), or put the pre-recovery data directory back with ${UNDO_CMD}"
+      ;;
+    *)
+      log_fail "production's data directory is unchanged; the application services stay stopped until you resume or roll back"
+      log_fail "next: fix the cause shown above and resume with ${RESUME_CMD} (it starts again at ${phase}), or restart everything as it was with ${UNDO_CMD}"
+      ;;
+  esac
+}
+
 main() {
   local dry_run=false from="" only=""
   while (($# > 0)); do
@@ -46,17 +66,19 @@ main() {
       --dry-run) dry_run=true ;;
       --from) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; from="$(phase_named "$2")"; shift ;;
       --only) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; only="$(phase_named "$2")"; shift ;;
-      --state-dir) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; STATE_DIR="$2"; shift ;;
+      --state-dir) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; STATE_DIR="$2"; STATE_DIR_GIVEN="$2"; shift ;;
       -h | --help) usage; exit 0 ;;
       *) echo "unknown option: $1" >&2; usage >&2; exit "${EXIT_USAGE}" ;;
     esac
     shift
   done
   PHASE_NAME=run
+  set_next_commands run
   install_traps
   verify_bundle
   state_init
   acquire_lock
+  report_interrupted_phase
   log_info "plan ${PLAN_NAME}, run $(run_id): recover ${PG_DATABASE} to ${TARGET_KIND} ${TARGET_VALUE}; state in ${STATE_DIR}"
   local phase started=false
   for phase in "${PHASES[@]}"; do
@@ -76,8 +98,7 @@ main() {
       continue
     fi
     if ! run_phase "${phase}"; then
-      log_fail "phase ${phase} failed; nothing after it ran"
-      log_fail "next: fix the cause shown above and run ./run.sh again (it resumes at ${phase}), or undo with ./rollback.sh"
+      report_phase_failure "${phase}"
       exit "${EXIT_FAIL}"
     fi
   done

@@ -40,11 +40,13 @@ teardown() {
   log_info "drill torn down; its log stays in ${STATE_DIR}"
 }
 
-# A real run that has fetched but not finalized owns workDir: the drill must not touch it.
+# A real run that has stopped the services but not finalized owns workDir: the drill
+# must not touch it.
 refuse_during_real_run() {
   local root="$1"
-  if [[ -f "${root}/done/04-fetch" && ! -f "${root}/done/08-finalize" ]]; then
-    fail "a real run is in progress (state ${root}): its recovered copy is in ${WORK_DIR}" "finish or roll back that run before drilling"
+  if [[ -f "${root}/done/02-stop-services" && ! -f "${root}/done/08-finalize" ]]; then
+    fail "a real run is in progress (state ${root}): the services are stopped and workDir ${WORK_DIR} is its own" \
+      "finish that run (./run.sh) or undo it (./rollback.sh) first, then run ./drill.sh again"
   fi
 }
 
@@ -54,13 +56,14 @@ main() {
     case "$1" in
       --keep) keep=true ;;
       --teardown) teardown_only=true ;;
-      --state-dir) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; STATE_DIR="$2"; shift ;;
+      --state-dir) [[ $# -ge 2 ]] || { usage >&2; exit "${EXIT_USAGE}"; }; STATE_DIR="$2"; STATE_DIR_GIVEN="$2"; shift ;;
       -h | --help) usage; exit 0 ;;
       *) echo "unknown option: $1" >&2; usage >&2; exit "${EXIT_USAGE}" ;;
     esac
     shift
   done
   PHASE_NAME=drill
+  set_next_commands drill
   install_traps
   verify_bundle
   mkdir -p "${STATE_DIR}"
@@ -73,8 +76,13 @@ main() {
   acquire_lock
   refuse_during_real_run "${root}"
   if [[ "${teardown_only}" == true ]]; then teardown; return 0; fi
-  if [[ -e "${SIDE_DATA_DIR}" && ! -f "${STATE_DIR}/done/04-fetch" && ! -e "${WORK_DIR}/.data-partial" ]]; then
-    fail "${SIDE_DATA_DIR} exists and is not the drill's" "move it away, or ./drill.sh --teardown if an earlier drill left it"
+  if [[ -e "${SIDE_DATA_DIR}" ]]; then
+    if [[ -f "${STATE_DIR}/done/04-fetch" || -e "${WORK_DIR}/.data-partial" ]]; then
+      log_warn "an earlier drill left its side instance in ${WORK_DIR} (interrupted, or --keep): tearing it down first"
+      teardown
+    else
+      fail "${SIDE_DATA_DIR} exists and was not made by a drill (it may be another recovery's work)" "move it away (mv ${SIDE_DATA_DIR} <elsewhere>), then run ./drill.sh again"
+    fi
   fi
   # Every drill starts over: a fresh run id and no done markers.
   rm -rf "${STATE_DIR}/done" "${STATE_DIR}/values"
@@ -83,8 +91,8 @@ main() {
   local phase
   for phase in "${DRILL_PHASES[@]}"; do
     if ! run_phase "${phase}"; then
-      log_fail "drill failed in ${phase}: this is what a real run would hit. The side instance (if any) is left for inspection."
-      log_fail "next: fix the cause and drill again, or clean up with ./drill.sh --teardown"
+      log_fail "drill failed in ${phase}: this is what a real run would hit. Production and the services were not touched; the side instance (if any) is left for inspection."
+      log_fail "next: fix the cause shown above, then run ${RESUME_CMD} again (it starts over); or clean up with ${UNDO_CMD}"
       exit "${EXIT_FAIL}"
     fi
   done

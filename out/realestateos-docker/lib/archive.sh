@@ -30,7 +30,16 @@ archive_list() {
   done | LC_ALL=C sort
 }
 
-archive_exists() { aws_cli s3api head-object --bucket "${S3_BUCKET}" --key "$1" >/dev/null 2>&1; }
+# archive_lookup KEY: 0 when the object exists, 1 when the store says it does not (404),
+# 2 when the store could not be asked (network, credentials): absent and unreachable
+# must not be confused, or an unreachable endpoint would look like "no manifest".
+archive_lookup() {
+  local errors
+  if errors="$(aws_cli s3api head-object --bucket "${S3_BUCKET}" --key "$1" 2>&1 >/dev/null)"; then return 0; fi
+  if grep -qE '\((404|NoSuchKey)\)|Not Found' <<<"${errors}"; then return 1; fi
+  log_warn "cannot ask $(archive_describe "$1"): ${errors//$'\n'/ }"
+  return 2
+}
 
 # archive_fetch KEY DEST: downloads to DEST (not atomic; callers rename).
 archive_fetch() { aws_cli s3 cp --only-show-errors "s3://${S3_BUCKET}/$1" "$2"; }

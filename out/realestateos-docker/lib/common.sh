@@ -181,10 +181,39 @@ log_info() { log_line INFO "$@"; }
 log_warn() { log_line WARN "$@"; }
 log_fail() { log_line FAIL "$@"; }
 
-# fail MESSAGE [NEXT STEP]: logs and exits 1. The ERR trap is not involved.
+# The exact commands a message tells the operator to run next. The entry script (run,
+# drill, rollback) exports them to its phases, with --state-dir when one was given.
+RESUME_CMD="${PITR_RESUME_CMD:-./run.sh}"
+UNDO_CMD="${PITR_UNDO_CMD:-./rollback.sh}"
+
+# set_next_commands ENTRY: ENTRY is run or drill; the state directory is added to the
+# commands when the operator chose one (the default needs no flag).
+set_next_commands() {
+  local state_arg=""
+  if [[ -n "${STATE_DIR_GIVEN:-}" ]]; then state_arg=" --state-dir $(printf '%q' "${STATE_DIR_GIVEN}")"; fi
+  case "$1" in
+    drill)
+      RESUME_CMD="./drill.sh${state_arg}"
+      UNDO_CMD="./drill.sh --teardown${state_arg}"
+      ;;
+    *)
+      RESUME_CMD="./run.sh${state_arg}"
+      UNDO_CMD="./rollback.sh${state_arg}"
+      ;;
+  esac
+  export PITR_RESUME_CMD="${RESUME_CMD}" PITR_UNDO_CMD="${UNDO_CMD}"
+}
+
+# recompile_then FIELDS: the next step when the plan itself must change.
+recompile_then() {
+  printf 'fix %s in the plan, recompile it (pitr compile) and copy the new bundle to this host, then run %s\n' "$1" "${RESUME_CMD}"
+}
+
+# fail MESSAGE [NEXT]: logs what happened (and what it means), then the next step, which
+# ends with the exact command to run; exits 1. The ERR trap is not involved.
 fail() {
   log_fail "$1"
-  if [[ -n "${2:-}" ]]; then log_fail "next: $2"; fi
+  log_fail "next: ${2:-fix the cause above, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}}"
   exit "${EXIT_FAIL}"
 }
 
@@ -197,13 +226,13 @@ run_logged() {
 }
 
 on_error() {
-  local status="$1" line="$2" command="$3"
-  log_fail "${PHASE_NAME}: command failed (exit ${status}) at line ${line}: ${command}"
-  log_fail "next: read the message above, fix the cause, then resume with ./run.sh (completed phases are skipped); to undo, ./rollback.sh"
+  local status="$1" file="$2" line="$3" command="$4"
+  log_fail "${PHASE_NAME}: command failed (exit ${status}) at ${file##*/} line ${line}: ${command}"
+  log_fail "next: read the messages above and fix the cause, then resume with ${RESUME_CMD} (completed steps are skipped); or undo with ${UNDO_CMD}"
 }
 
 install_traps() {
-  trap 'on_error "$?" "${LINENO}" "${BASH_COMMAND}"' ERR
+  trap 'on_error "$?" "${BASH_SOURCE[0]:-$0}" "${LINENO}" "${BASH_COMMAND}"' ERR
 }
 
 # ---------------------------------------------------------------- arguments
@@ -224,6 +253,7 @@ parse_common_args() {
       --state-dir)
         [[ $# -ge 2 ]] || { echo "--state-dir needs a directory" >&2; exit "${EXIT_USAGE}"; }
         STATE_DIR="$2"
+        STATE_DIR_GIVEN="$2"
         shift
         ;;
       -h | --help) usage_common; exit 0 ;;
@@ -252,9 +282,17 @@ state_init() {
 }
 
 mark_done() { printf '%s\n' "$(timestamp)" >"${STATE_DIR}/done/$1"; }
+# unmark_done PHASE: its result no longer exists (the paused side instance stopped), so a
+# resume must run it again.
+unmark_done() {
+  if [[ -f "${STATE_DIR}/done/$1" ]]; then
+    rm -f "${STATE_DIR}/done/$1"
+    log_warn "phase $1 will run again on resume: what it had achieved no longer exists"
+  fi
+}
 is_done() { [[ -f "${STATE_DIR}/done/$1" ]]; }
 require_done() {
-  is_done "$1" || fail "phase $1 has not completed in ${STATE_DIR}" "run ./run.sh (it runs the phases in order)"
+  is_done "$1" || fail "phase $1 has not completed in ${STATE_DIR}" "run the phases in order: ${RESUME_CMD}"
 }
 
 # Values are written atomically: a crash never leaves half a value.
@@ -265,7 +303,7 @@ state_set() {
 }
 state_has() { [[ -f "${STATE_DIR}/values/$1" ]]; }
 state_get() {
-  state_has "$1" || fail "state value $1 is missing in ${STATE_DIR}" "run the phase that records it (./run.sh resumes in order)"
+  state_has "$1" || fail "state value $1 is missing in ${STATE_DIR}" "run the phases in order, which records it: ${RESUME_CMD}"
   cat "${STATE_DIR}/values/$1"
 }
 state_file() { printf '%s\n' "${STATE_DIR}/values/$1"; }
@@ -280,11 +318,13 @@ run_id() {
 # ---------------------------------------------------------------- locking
 # One lock for the whole bundle: run.sh, drill.sh and rollback.sh exclude each other.
 acquire_lock() {
-  local lock_file="${STATE_ROOT}/lock"
+  local lock_file="${STATE_ROOT}/lock" holder
   if [[ "${PITR_LOCK_HELD:-}" == "${lock_file}" ]]; then return 0; fi
   exec {LOCK_FD}>>"${lock_file}"
   if ! flock -n "${LOCK_FD}"; then
-    log_fail "another pitr-plan script is running for this bundle (lock ${lock_file} held by: $(cat "${lock_file}.pid" 2>/dev/null || echo unknown))"
+    holder="$(cat "${lock_file}.pid" 2>/dev/null || echo unknown)"
+    log_fail "another pitr-plan script of this bundle is running (pid and script: ${holder}); it holds ${lock_file}. Nothing was done."
+    log_fail "next: wait until that script has finished (its log: ${STATE_ROOT}/run.log), then run ./${0##*/} again"
     exit "${EXIT_LOCKED}"
   fi
   printf '%s %s\n' "$$" "$0" >"${lock_file}.pid"
@@ -308,17 +348,18 @@ without_lock_fd() {
 }
 
 # ---------------------------------------------------------------- confirmation and retries
-# confirm_typed WORD WHAT: the operator must type WORD, unless --yes.
+# confirm_typed WORD WHAT [COMMAND]: the operator must type WORD, unless --yes. COMMAND is
+# what to run again with --yes (default: the resume command).
 confirm_typed() {
-  local word="$1" what="$2" answer=""
+  local word="$1" what="$2" again="${3:-${RESUME_CMD}}" answer=""
   if [[ "${ASSUME_YES}" == "true" ]]; then
     log_info "confirmed by --yes: ${what}"
     return 0
   fi
-  if [[ ! -t 0 ]]; then fail "confirmation needed (${what}) but stdin is not a terminal" "re-run with --yes to confirm"; fi
+  if [[ ! -t 0 ]]; then fail "confirmation needed (${what}) but stdin is not a terminal" "run it in a terminal, or confirm on the command line: ${again} --yes"; fi
   printf '\n%s\nType %s to continue: ' "${what}" "${word}" >&2
   read -r answer
-  [[ "${answer}" == "${word}" ]] || fail "not confirmed (typed '${answer}')" "re-run and type ${word} exactly, or stop here"
+  [[ "${answer}" == "${word}" ]] || fail "not confirmed (typed '${answer}'); nothing was changed by this step" "run ${again} again and type ${word} exactly when you are ready"
   log_info "confirmed by operator: ${what}"
 }
 
@@ -344,7 +385,7 @@ pg_bin() {
   elif command -v "$1" >/dev/null 2>&1; then
     command -v "$1"
   else
-    fail "PostgreSQL program $1 not found in ${PG_BIN_DIR} or PATH" "install the postgresql-client/server package of version ${PG_VERSION}"
+    fail "PostgreSQL program $1 not found in ${PG_BIN_DIR} or PATH" "install PostgreSQL ${PG_VERSION}'s programs (Debian: apt-get install postgresql-${PG_VERSION}), then run ${RESUME_CMD} again"
   fi
 }
 
@@ -355,7 +396,7 @@ as_pg_user() {
   elif [[ "$(id -u)" == "0" ]]; then
     runuser -u "${PG_OS_USER}" -- "$@"
   else
-    fail "must run as root or as ${PG_OS_USER} (running as $(id -un))" "re-run with sudo"
+    fail "must run as root or as ${PG_OS_USER} (running as $(id -un))" "run it as root: sudo ${RESUME_CMD}"
   fi
 }
 
@@ -381,6 +422,16 @@ side_is_up() { side_psql -c 'SELECT 1' >/dev/null 2>&1; }
 # ---------------------------------------------------------------- production server control
 prod_stop() { run_logged systemctl stop "${SERVICE_UNIT}"; }
 prod_start() { without_lock_fd run_logged systemctl start "${SERVICE_UNIT}"; }
+
+# Is a postmaster running in production's data directory (accepting connections or not:
+# starting, shutting down, in crash recovery)? pg_ctl status reads postmaster.pid and
+# checks that the process lives; connecting cannot tell "down" from "shutting down".
+prod_postmaster_running() {
+  local pg_ctl
+  pg_ctl="$(pg_bin pg_ctl)"
+  [[ -f "${PG_DATA_DIR}/postmaster.pid" ]] && as_pg_user "${pg_ctl}" -D "${PG_DATA_DIR}" status >/dev/null 2>&1
+}
+prod_postmaster_gone() { ! prod_postmaster_running; }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls once a second.
 wait_until() {
@@ -502,10 +553,24 @@ verify_bundle() {
   fi
 }
 
-# run_phase NAME: runs phases/NAME.sh in a child bash; returns its status.
+# run_phase NAME: runs phases/NAME.sh in a child bash; returns its status. A marker
+# names the phase while it runs: if it is still there at the next start, the previous
+# run was killed inside that phase (see report_interrupted_phase).
 run_phase() {
   log_info "=== phase $1 ==="
-  PITR_STATE_DIR="${STATE_DIR}" PITR_ASSUME_YES="${ASSUME_YES}" bash "${BUNDLE_DIR}/phases/$1.sh"
+  local status=0
+  printf '%s\n' "$1" >"${STATE_DIR}/running-phase"
+  PITR_STATE_DIR="${STATE_DIR}" PITR_ASSUME_YES="${ASSUME_YES}" bash "${BUNDLE_DIR}/phases/$1.sh" || status=$?
+  rm -f "${STATE_DIR}/running-phase"
+  return "${status}"
+}
+
+report_interrupted_phase() {
+  local phase
+  [[ -f "${STATE_DIR}/running-phase" ]] || return 0
+  phase="$(cat "${STATE_DIR}/running-phase")"
+  log_warn "the previous run was interrupted inside phase ${phase} (killed, or the host went down); it runs again and checks each step before acting"
+  rm -f "${STATE_DIR}/running-phase"
 }
 
 # phase_begin NAME "$@": common start of every phase script.
@@ -519,37 +584,98 @@ phase_begin() {
 }
 
 # ---------------------------------------------------------------- diagnosis
-# diagnose_log FILE: maps PostgreSQL log lines to what happened and what to do.
+# log_size FILE: its size in bytes now (0 when absent). A phase records it before it
+# starts a server, so diagnose_log reads only what that start wrote.
+log_size() {
+  if [[ -f "$1" ]]; then stat -c %s "$1"; else printf '0\n'; fi
+}
+
+# Where the WAL archive is, for messages (lib/archive.sh is not always sourced).
+archive_where() {
+  printf 's3://%s/%s (endpoint %s)\n' "${S3_BUCKET}" "${WAL_PREFIX}" "${S3_ENDPOINT:-AWS}"
+}
+
+DIAGNOSED=0
+DIAGNOSIS_NEXT=""
+# diagnosis TEXT ERE WHAT MEANING NEXT: when a line of TEXT matches, says what happened
+# (with the server's own line) and what it means; the first match's NEXT becomes
+# DIAGNOSIS_NEXT, which the caller's fail prints last.
+diagnosis() {
+  local text="$1" pattern="$2" line
+  line="$(grep -E -- "${pattern}" <<<"${text}" | tail -n 1 || true)"
+  [[ -n "${line}" ]] || return 0
+  log_fail "diagnosis: $3"
+  log_fail "  server log: ${line}"
+  log_fail "  meaning: $4"
+  if [[ -z "${DIAGNOSIS_NEXT}" ]]; then DIAGNOSIS_NEXT="$5"; fi
+  DIAGNOSED=$((DIAGNOSED + 1))
+}
+
+# diagnose_log FILE [FROM_BYTE]: maps the PostgreSQL log lines written since FROM_BYTE
+# (default: the whole file) to what happened and what it means, and sets DIAGNOSIS_NEXT
+# to the next step: callers end with  fail "..." "${DIAGNOSIS_NEXT}".
+# Unknown failures get the last lines of the log. The RUNBOOK lists the same table.
 diagnose_log() {
-  local file="$1" found=0
-  [[ -f "${file}" ]] || return 0
-  if grep -q 'recovery ended before configured recovery target was reached' "${file}"; then
-    log_fail "diagnosis: the WAL ran out before the target: the archive holds no transaction at or after ${TARGET_VALUE} (or a segment is missing)."
-    log_fail "next: wait for archiving to catch up or choose an earlier target; then ./rollback.sh and recompile, or fix the archive and resume"
-    found=1
+  local file="$1" from="${2:-0}" text
+  DIAGNOSED=0
+  DIAGNOSIS_NEXT=""
+  if [[ ! -f "${file}" ]]; then
+    log_fail "the server wrote no log at ${file}"
+    DIAGNOSIS_NEXT="find out why the server did not start (journalctl, dmesg), fix it, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+    return 0
   fi
-  if grep -q 'requested recovery stop point is before consistent recovery point' "${file}"; then
-    log_fail "diagnosis: the target lies before the end of the chosen base backup; this backup cannot stop there."
-    log_fail "next: choose an older backup (source.backup) or a later target, ./rollback.sh, recompile"
-    found=1
-  fi
-  if grep -qiE 'permission denied' "${file}"; then
-    log_fail "diagnosis: permission denied: $(grep -iE 'permission denied' "${file}" | tail -n 1)"
-    log_fail "next: make the files readable by ${PG_OS_USER} (chown -R ${PG_OS_USER}: ${WORK_DIR}), then resume with ./run.sh"
-    found=1
-  fi
-  if grep -qE 'could not (restore|open) file .*(No such file|not found)|restore_command .* failed|could not locate required checkpoint record' "${file}"; then
-    log_fail "diagnosis: a WAL file PostgreSQL needed was not available: $(grep -E 'could not (restore|open) file|restore_command|checkpoint record' "${file}" | tail -n 1)"
-    log_fail "next: check that the segment exists in the archive, then resume with ./run.sh"
-    found=1
-  fi
-  if grep -q 'hot standby is not possible because of insufficient parameter settings' "${file}"; then
-    log_fail "diagnosis: the side instance has lower settings than the backup's server: $(grep -A1 'insufficient parameter settings' "${file}" | tail -n 1)"
-    log_fail "next: raise those settings in the recovered postgresql.auto.conf to the primary's values and resume"
-    found=1
-  fi
-  if ((found == 0)); then
-    log_fail "the server stopped; its last log lines:"
-    tail -n 15 "${file}" >&2
+  text="$(tail -c "+$((from + 1))" "${file}")"
+  diagnosis "${text}" 'recovery ended before configured recovery target was reached' \
+    "the WAL ran out before the recovery target ${TARGET_KIND} ${TARGET_VALUE} was reached" \
+    "the archive holds no transaction at or after the target on the recovered timeline (the target is later than the archive, or a segment is missing); PostgreSQL stopped instead of promoting at the wrong point" \
+    "${UNDO_CMD} (production and its data directory were not changed), then choose a target the archive covers (preflight names the latest reachable time) and recompile the plan"
+  diagnosis "${text}" 'requested recovery stop point is before consistent recovery point' \
+    "the target lies before the end of the chosen base backup" \
+    "a recovery from this backup cannot stop that early" \
+    "${UNDO_CMD}, then choose an older backup (source.backup) or a later target and recompile the plan"
+  diagnosis "${text}" 'could not restore file "[^"]*" from archive|FAIL \[restore_command\]' \
+    "the restore_command could not fetch a WAL file from the archive" \
+    "the archive endpoint failed while PostgreSQL needed that file (network, credentials or a damaged object); PostgreSQL stopped rather than end recovery early at the wrong point" \
+    "fix access to $(archive_where), then resume with ${RESUME_CMD} (the side instance starts again and replays from where it was)"
+  diagnosis "${text}" 'WAL ends before end of online backup|WAL ends before consistent recovery point' \
+    "the WAL written during the base backup is incomplete" \
+    "a segment between the backup's start and end is missing, so the copy can never become consistent" \
+    "restore the missing segment into the archive and resume with ${RESUME_CMD}, or ${UNDO_CMD} and choose another backup (source.backup)"
+  diagnosis "${text}" 'could not locate required checkpoint record|could not find redo location referenced by checkpoint record|could not locate a valid checkpoint record' \
+    "the WAL segment holding the base backup's starting checkpoint was not available" \
+    "the backup cannot be restored without the WAL from its start" \
+    "restore the backup's first segment into the archive and resume with ${RESUME_CMD}, or ${UNDO_CMD} and choose another backup (source.backup)"
+  diagnosis "${text}" 'unexpected timeline ID|is not a child of this server.s history|does not contain minimum recovery point|forked off current database system timeline' \
+    "the archive's timelines do not lead from the backup to the target" \
+    "recovery_target_timeline (${TARGET_TIMELINE}) names a timeline that branched before this backup or before the target" \
+    "${UNDO_CMD}, then set target.timeline (current, or the timeline number that holds the target) and recompile the plan"
+  diagnosis "${text}" 'incorrect resource manager data checksum|invalid record length|invalid magic number|invalid contrecord|WAL file is from different database system|invalid resource manager ID' \
+    "a WAL file is damaged or belongs to another cluster" \
+    "replay cannot continue past it; everything after it is unreachable from this archive" \
+    "replace the damaged file in the archive and resume with ${RESUME_CMD}, or ${UNDO_CMD} and choose a target before it"
+  diagnosis "${text}" 'hot standby is not possible because of insufficient parameter settings|is a lower setting than on the primary server|insufficient setting for parameter' \
+    "the side instance has lower settings than the server the backup came from" \
+    "PostgreSQL must keep at least the primary's max_connections, max_worker_processes, max_wal_senders, max_prepared_transactions and max_locks_per_transaction to replay its WAL" \
+    "raise the named setting in ${SIDE_DATA_DIR}/postgresql.auto.conf (above the recovery block) to the primary's value, then resume with ${RESUME_CMD}"
+  diagnosis "${text}" '[Pp]ermission denied' \
+    "the server was refused access to a file" \
+    "files in ${WORK_DIR} (or the restore_command's programs) are not readable by ${PG_OS_USER}" \
+    "chown -R ${PG_OS_USER}: ${WORK_DIR}, then resume with ${RESUME_CMD}"
+  diagnosis "${text}" 'No space left on device|could not extend file' \
+    "the disk is full" \
+    "the recovered copy and its WAL need more space than ${WORK_DIR}'s filesystem has" \
+    "free space on that filesystem, then resume with ${RESUME_CMD}"
+  diagnosis "${text}" 'could not bind|Address already in use|lock file .* already exists|Is another postmaster' \
+    "the side instance could not take its port ${SIDE_PORT} or socket" \
+    "another server uses recovery.port or the socket directory ${SIDE_SOCKET_DIR}" \
+    "stop that server (or choose another recovery.port and recompile), then resume with ${RESUME_CMD}"
+  diagnosis "${text}" 'database files are incompatible with server' \
+    "the base backup is from another PostgreSQL major version" \
+    "the programs in ${PG_BIN_DIR} cannot run it" \
+    "${UNDO_CMD}, then fix postgres.version / postgres.binDir or choose a backup of this server"
+  if ((DIAGNOSED == 0)); then
+    log_fail "diagnosis: not a failure these scripts recognise; the server's last log lines:"
+    tail -n 15 <<<"${text}" >&2
+    DIAGNOSIS_NEXT="read those lines, fix the cause, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
   fi
 }

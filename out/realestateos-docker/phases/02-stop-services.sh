@@ -17,7 +17,7 @@ record_and_stop() {
   running_file="$(state_file compose-running)"
   if [[ ! -f "${running_file}" ]]; then
     local listed service wanted
-    listed="$(compose ps --services --status running)" || fail "cannot list compose services" "check ${COMPOSE_FILE} and the docker daemon"
+    listed="$(compose ps --services --status running)" || fail "cannot list the compose services: nothing was stopped" "check ${COMPOSE_FILE} and the docker daemon, then run ${RESUME_CMD} again"
     # Only the plan's services are stopped and later started.
     for service in ${listed}; do
       for wanted in "${COMPOSE_SERVICES[@]}"; do
@@ -56,7 +56,7 @@ SELECT pid, usename, application_name, client_addr, state, left(query, 60)
 FROM pg_stat_activity
 WHERE datname = :'db' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
 SQL
-  fail "writers may still be connected" "stop those clients (or SELECT pg_terminate_backend(pid) for each), then resume with ./run.sh; ./rollback.sh restarts the services"
+  fail "writers may still be connected: recovering now could lose what they write next" "stop those clients (or SELECT pg_terminate_backend(pid) for each), then resume with ${RESUME_CMD}; or restart the services as they were with ${UNDO_CMD}"
 }
 
 main() {

@@ -28,17 +28,24 @@ main() {
   pg_restore="$(pg_bin pg_restore)"
   dump="${SAFETY_DIR}/${PLAN_NAME}-pre-pitr-$(run_id).dump"
   if [[ ! -d "${SAFETY_DIR}" ]]; then run_logged mkdir -p -m 0700 "${SAFETY_DIR}"; fi
-  if [[ -f "${dump}" && -f "${dump}.sha256" ]] && sha256sum --check --status "${dump}.sha256"; then
+  # The .sha256 names the dump by its base name: it is checked from the dump's directory.
+  if [[ -f "${dump}" && -f "${dump}.sha256" ]] && (cd "${SAFETY_DIR}" && sha256sum --check --status "$(basename "${dump}").sha256"); then
     log_info "already dumped: ${dump} (checksum verified)"
   else
-    # Written by this shell (umask 077): the dump is 0600 and owned by the operator.
+    # Written by this shell (umask 077, and chmod to be sure): the dump and its checksum are
+    # 0600 and owned by the operator; they hold every row of the database.
     run_logged as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${PG_DATABASE}" \
       "${pg_dump}" -Fc >"${dump}.part"
+    chmod 0600 "${dump}.part"
     mv -f "${dump}.part" "${dump}"
-    (cd "${SAFETY_DIR}" && sha256sum "$(basename "${dump}")") >"${dump}.sha256"
+    (cd "${SAFETY_DIR}" && sha256sum "$(basename "${dump}")") >"${dump}.sha256.part"
+    chmod 0600 "${dump}.sha256.part"
+    mv -f "${dump}.sha256.part" "${dump}.sha256"
   fi
-  as_pg_user "${pg_restore}" --list <"${dump}" >/dev/null || fail "the safety dump ${dump} is not readable by pg_restore" "check disk space and re-run this phase"
-  (cd "${SAFETY_DIR}" && sha256sum --check --status "$(basename "${dump}").sha256") || fail "checksum mismatch for ${dump}" "re-run this phase"
+  as_pg_user "${pg_restore}" --list <"${dump}" >/dev/null ||
+    fail "the safety dump ${dump} is not readable by pg_restore: there is no safety net yet" "check the disk space in ${SAFETY_DIR}, remove ${dump}, then resume with ${RESUME_CMD} (it dumps again)"
+  (cd "${SAFETY_DIR}" && sha256sum --check --status "$(basename "${dump}").sha256") ||
+    fail "checksum mismatch for ${dump}: the dump changed after it was written" "remove ${dump} and ${dump}.sha256, then resume with ${RESUME_CMD} (it dumps again)"
   state_set safety-dump "${dump}"
   log_info "safety dump: ${dump} ($(du -h "${dump}" | cut -f1), sha256 $(cut -d' ' -f1 <"${dump}.sha256"))"
   mark_done 03-safety-backup

@@ -21,15 +21,28 @@ record_step() { state_set "finalize-$1" "$(timestamp)"; }
 
 promote_side() {
   if step_done promoted; then log_info "already promoted"; return 0; fi
-  side_is_up || fail "the side instance is not running" "resume with ./run.sh --from 06-recover"
-  if [[ "$(side_psql -c 'SELECT pg_is_in_recovery()')" == t ]]; then
-    [[ "$(side_psql -c 'SELECT pg_get_wal_replay_pause_state()')" == paused ]] ||
-      fail "the side instance is not paused at the target" "resume with ./run.sh --from 06-recover"
-    # Paused recovery needs hot_standby; without it the pause would have shut it down.
-    [[ "$(side_psql -c 'SHOW hot_standby')" == on ]] || fail "hot_standby is off on the side instance" "set hot_standby = on and resume"
-    run_logged side_psql -c 'SELECT pg_promote(true, 300)' >/dev/null
+  if ! side_is_up; then
+    unmark_done 07-verify
+    unmark_done 06-recover
+    fail "the side instance is not running, and it was not promoted yet: it stopped after verification (or the host restarted). Production was not touched." \
+      "resume with ${RESUME_CMD} (it starts the side instance again, waits for the pause at the target, verifies again, then finalizes)"
   fi
-  wait_until 300 "side instance promoted" side_left_recovery || fail "the side instance did not leave recovery" "inspect ${SIDE_LOG_FILE}"
+  if [[ "$(side_psql -c 'SELECT pg_is_in_recovery()')" == t ]]; then
+    if [[ "$(side_psql -c 'SELECT pg_get_wal_replay_pause_state()')" != paused ]]; then
+      # An interrupted earlier attempt may have asked for promotion already.
+      log_info "the side instance is not paused: waiting for a promotion already under way"
+      wait_until 60 "side instance promoted" side_left_recovery ||
+        fail "the side instance is neither paused at the target nor promoted: replay was resumed by someone, so it may be past the target" \
+          "discard it with ${UNDO_CMD}, then run again"
+    else
+      # Paused recovery needs hot_standby; without it the pause would have shut it down.
+      [[ "$(side_psql -c 'SHOW hot_standby')" == on ]] ||
+        fail "hot_standby is off on the side instance" "set hot_standby = on in ${SIDE_DATA_DIR}/postgresql.auto.conf, restart the side instance, then resume with ${RESUME_CMD}"
+      run_logged side_psql -c 'SELECT pg_promote(true, 300)' >/dev/null
+    fi
+  fi
+  wait_until 300 "side instance promoted" side_left_recovery ||
+    fail "the side instance did not leave recovery within 300 s (its log: ${SIDE_LOG_FILE})" "read that log; once it has left recovery, resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
   state_set new-timeline "$(side_psql -c 'SELECT timeline_id FROM pg_control_checkpoint()')"
   record_step promoted
 }
@@ -45,11 +58,14 @@ stop_side_and_clean() {
   record_step side-cleaned
 }
 
+# Whether production is down is asked of its postmaster (pg_ctl status), not of a
+# connection: a server that is shutting down refuses connections but still writes.
 stop_production() {
-  if step_done production-stopped; then log_info "production already stopped"; return 0; fi
-  if prod_is_up; then
+  if step_done production-stopped && prod_postmaster_gone; then log_info "production already stopped"; return 0; fi
+  if prod_postmaster_running || prod_is_up; then
     prod_stop
-    wait_until "${START_TIMEOUT_SECONDS}" "production stopped" prod_is_down || fail "production did not stop" "stop it by hand, then resume"
+    wait_until "${START_TIMEOUT_SECONDS}" "production stopped" prod_postmaster_gone ||
+      fail "production did not stop within ${START_TIMEOUT_SECONDS}s; its data directory was not moved" "stop it by hand, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
   else
     log_info "production is not running"
   fi
@@ -59,17 +75,26 @@ stop_production() {
 aside_dir() { printf '%s.pre-pitr-%s\n' "${PG_DATA_DIR}" "$(run_id)"; }
 
 # Production's data directory is renamed, never deleted. The name carries the run id;
-# if it exists and production's directory too, something else made it: refuse.
+# if it exists and production's directory too, something else made it: refuse. The
+# intent is recorded before the rename, so rollback knows to look for it even if the
+# run is killed between the rename and its marker.
 move_production_aside() {
   local aside
   aside="$(aside_dir)"
   if step_done moved-aside; then log_info "production data already at ${aside}"; return 0; fi
   if [[ -e "${aside}" ]]; then
-    [[ ! -e "${PG_DATA_DIR}" ]] || fail "${aside} already exists: refusing to overwrite it" "move it away by hand (it may hold data), then resume"
-    log_info "production data already at ${aside} (rename done before an interruption)"
+    [[ ! -e "${PG_DATA_DIR}" ]] ||
+      fail "both ${PG_DATA_DIR} and ${aside} exist: refusing to overwrite ${aside} (it may hold data). Production is stopped." \
+        "compare the two by hand; move the one that is not production's data away (mv ${aside} <elsewhere>), then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+    log_info "production data already at ${aside} (renamed before an interruption)"
   else
-    [[ -f "${PG_DATA_DIR}/PG_VERSION" ]] || fail "${PG_DATA_DIR} does not look like a data directory" "check postgres.dataDir"
-    [[ ! -f "${PG_DATA_DIR}/postmaster.pid" ]] || ! prod_is_up || fail "production is still running" "stop it, then resume"
+    [[ -f "${PG_DATA_DIR}/PG_VERSION" ]] ||
+      fail "${PG_DATA_DIR} does not look like a data directory, and ${aside} does not exist: production's data is not where the plan says" \
+        "find it (ls -d ${PG_DATA_DIR}*); put it back at ${PG_DATA_DIR}, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+    if prod_postmaster_running; then
+      fail "production is running again in ${PG_DATA_DIR} (someone started it): its data directory was not moved" "stop it, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+    fi
+    record_step moving-aside
     run_logged mv -T -- "${PG_DATA_DIR}" "${aside}"
   fi
   state_set aside-dir "${aside}"
@@ -80,9 +105,15 @@ move_production_aside() {
 move_recovered_in() {
   if step_done moved-in; then log_info "recovered data already in ${PG_DATA_DIR}"; return 0; fi
   if [[ -e "${PG_DATA_DIR}" ]]; then
-    [[ ! -e "${SIDE_DATA_DIR}" ]] || fail "${PG_DATA_DIR} exists again while the recovered copy is still in ${SIDE_DATA_DIR}" "inspect both; ./rollback.sh restores the old one"
+    [[ ! -e "${SIDE_DATA_DIR}" ]] ||
+      fail "${PG_DATA_DIR} exists again while the recovered copy is still in ${SIDE_DATA_DIR} (something recreated it); production's old data is safe at $(aside_dir)" \
+        "inspect ${PG_DATA_DIR}; move it away if it is not needed (mv ${PG_DATA_DIR} <elsewhere>), then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
     log_info "recovered data already moved (before an interruption)"
   else
+    [[ -f "${SIDE_DATA_DIR}/PG_VERSION" ]] ||
+      fail "the recovered copy is missing from ${SIDE_DATA_DIR} and ${PG_DATA_DIR} is empty; production's old data is safe at $(aside_dir)" \
+        "put the pre-recovery data back with ${UNDO_CMD}"
+    side_is_running && fail "the side instance is running again in ${SIDE_DATA_DIR}: it cannot be moved while it runs" "stop it (pg_ctl -D ${SIDE_DATA_DIR} stop), then resume with ${RESUME_CMD}"
     run_logged mv -T -- "${SIDE_DATA_DIR}" "${PG_DATA_DIR}"
   fi
   record_step moved-in
@@ -90,9 +121,13 @@ move_recovered_in() {
 
 start_production() {
   if step_done production-started && prod_is_up; then log_info "production already started"; return 0; fi
-  prod_is_up || prod_start
-  wait_until "${START_TIMEOUT_SECONDS}" "production accepts connections" prod_is_up || fail "production did not start" "see its log; ./rollback.sh brings back the old data directory"
-  [[ "$(prod_psql -c 'SELECT pg_is_in_recovery()')" == f ]] || fail "production came up in recovery" "inspect its log"
+  prod_is_up || prod_start || true
+  if ! wait_until "${START_TIMEOUT_SECONDS}" "production accepts connections" prod_is_up; then
+    fail "production did not start on the recovered data (see its service log); the pre-recovery data directory is safe at $(aside_dir)" \
+      "fix the cause and resume with ${RESUME_CMD}; or put the pre-recovery data back with ${UNDO_CMD}"
+  fi
+  [[ "$(prod_psql -c 'SELECT pg_is_in_recovery()')" == f ]] ||
+    fail "production came up in recovery: a recovery.signal or standby.signal is left in ${PG_DATA_DIR}" "read its log; remove the signal file if it is ours, restart production, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
   log_info "production serves the recovered data on timeline $(prod_psql -c 'SELECT timeline_id FROM pg_control_checkpoint()')"
   record_step production-started
 }
@@ -121,7 +156,8 @@ http_checks() {
       failures=$((failures + 1))
     fi
   done
-  ((failures == 0)) || fail "${failures} HTTP check(s) failed after the restart" "inspect the application; ./rollback.sh brings back the pre-recovery data"
+  ((failures == 0)) || fail "${failures} HTTP check(s) failed after the restart: production serves the recovered data, but the application does not answer as the plan expects" \
+    "inspect the application; when it answers, resume with ${RESUME_CMD} (it checks again); or put the pre-recovery data back with ${UNDO_CMD}"
 }
 
 main() {
@@ -131,6 +167,9 @@ main() {
     return 0
   fi
   require_done 07-verify
+  local done_steps
+  done_steps="$(cd "${STATE_DIR}/values" && find . -maxdepth 1 -name 'finalize-*' -printf '%f ' | sed 's/finalize-//g')"
+  if [[ -n "${done_steps}" ]]; then log_info "finalize resumes; steps already done: ${done_steps}"; fi
   if ! step_done confirmed; then
     confirm_typed "${PLAN_NAME}" "Replace production (${PG_DATA_DIR}) with the data recovered to ${TARGET_KIND} ${TARGET_VALUE}? The current data directory is kept as ${PG_DATA_DIR}.pre-pitr-$(run_id)."
     record_step confirmed

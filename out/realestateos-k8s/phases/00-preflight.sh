@@ -23,28 +23,28 @@ check_tools() {
   [[ "${WAL_COMPRESSION}" == zstd ]] && tools+=(zstd)
   [[ "$(id -u)" == 0 ]] && tools+=(runuser)
   for tool in "${tools[@]}"; do command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}"); done
-  ((${#missing[@]} == 0)) || fail "missing programs: ${missing[*]}" "install them (Debian: apt-get install ...) and re-run"
+  ((${#missing[@]} == 0)) || fail "missing programs: ${missing[*]}" "install them (Debian: apt-get install <their packages>), then run ${RESUME_CMD} again"
   for tool in psql pg_ctl pg_dump pg_restore pg_waldump pg_verifybackup pg_controldata; do pg_bin "${tool}" >/dev/null; done
   log_info "programs present"
 }
 
 check_user() {
   if [[ "$(id -u)" != 0 && "$(id -un)" != "${PG_OS_USER}" ]]; then
-    fail "running as $(id -un): the scripts need root (to run commands as ${PG_OS_USER} and manage services) or ${PG_OS_USER}" "re-run with sudo"
+    fail "running as $(id -un): the scripts need root (to run commands as ${PG_OS_USER} and manage services) or ${PG_OS_USER}" "run it as root: sudo ${RESUME_CMD}"
   fi
-  id "${PG_OS_USER}" >/dev/null 2>&1 || fail "OS user ${PG_OS_USER} does not exist" "set postgres.osUser in the plan"
+  id "${PG_OS_USER}" >/dev/null 2>&1 || fail "OS user ${PG_OS_USER} does not exist" "$(recompile_then postgres.osUser)"
 }
 
 check_server() {
   prod_is_up || fail "cannot connect to the production server (host ${PG_HOST}, port ${PG_PORT}, database ${PG_DATABASE}, role ${PG_SUPERUSER})" \
-    "start it, or fix postgres.host/port/database/superuser in the plan"
+    "start production and run ${RESUME_CMD} again; or, if the plan is wrong, $(recompile_then 'postgres.host/port/database/superuser')"
   local facts version_num data_directory seg_size
   facts="$(prod_psql -F $'\t' -c "SELECT current_setting('server_version_num'), current_setting('data_directory'), (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size')")"
   IFS=$'\t' read -r version_num data_directory seg_size <<<"${facts}"
-  ((version_num / 10000 == PG_VERSION)) || fail "server is PostgreSQL $((version_num / 10000)), the plan says ${PG_VERSION}" "fix postgres.version (the backup must come from the same major version)"
+  ((version_num / 10000 == PG_VERSION)) || fail "server is PostgreSQL $((version_num / 10000)), the plan says ${PG_VERSION}" "$(recompile_then postgres.version)"
   [[ "$(realpath -m "${data_directory}")" == "$(realpath -m "${PG_DATA_DIR}")" ]] ||
-    fail "server's data_directory is ${data_directory}, the plan says ${PG_DATA_DIR}" "fix postgres.dataDir"
-  [[ -d "${PG_DATA_DIR}" ]] || fail "data directory ${PG_DATA_DIR} is not visible from this host" "run on the database host"
+    fail "server's data_directory is ${data_directory}, the plan says ${PG_DATA_DIR}" "$(recompile_then postgres.dataDir)"
+  [[ -d "${PG_DATA_DIR}" ]] || fail "data directory ${PG_DATA_DIR} is not visible from this host" "copy the bundle to the database host and run ${RESUME_CMD} there"
   state_set wal-seg-size "${seg_size}"
   state_set cluster-bytes "$(prod_psql -c 'SELECT sum(pg_database_size(oid))::bigint FROM pg_database')"
   log_info "server: PostgreSQL ${version_num}, data_directory ${data_directory}, wal_segment_size ${seg_size}"
@@ -62,9 +62,9 @@ check_work_dir() {
   work_base="$(existing_ancestor "${WORK_DIR}")"
   data_parent="$(dirname "${PG_DATA_DIR}")"
   [[ "$(stat -c %d "${work_base}")" == "$(stat -c %d "${data_parent}")" ]] ||
-    fail "workDir ${WORK_DIR} is not on the same filesystem as ${data_parent}: finalize must rename, not copy" "choose recovery.workDir on the data directory's filesystem"
+    fail "workDir ${WORK_DIR} is not on the same filesystem as ${data_parent}: finalize must rename, not copy" "$(recompile_then 'recovery.workDir (a directory on the data directory'"'"'s filesystem)')"
   if [[ -e "${SIDE_DATA_DIR}" ]] && ! is_done 04-fetch && [[ ! -e "${WORK_DIR}/.data-partial" ]]; then
-    fail "${SIDE_DATA_DIR} already exists and was not made by this run" "move it away (it may be another recovery's work) and re-run"
+    fail "${SIDE_DATA_DIR} already exists and was not made by this run (it may be another recovery's work)" "move it away (mv ${SIDE_DATA_DIR} <elsewhere>), then run ${RESUME_CMD} again"
   fi
   log_info "workDir ${WORK_DIR}: same filesystem as ${data_parent}"
 }
@@ -75,10 +75,10 @@ check_side_port() {
     return 0
   fi
   if (exec 3<>"/dev/tcp/127.0.0.1/${SIDE_PORT}") 2>/dev/null; then
-    fail "port ${SIDE_PORT} (recovery.port) is in use on this host" "choose another recovery.port in the plan"
+    fail "port ${SIDE_PORT} (recovery.port) is in use on this host" "stop what listens there and run ${RESUME_CMD} again, or $(recompile_then recovery.port)"
   fi
   if [[ -S "${SIDE_SOCKET_DIR}/.s.PGSQL.${SIDE_PORT}" ]]; then
-    fail "a server socket already exists at ${SIDE_SOCKET_DIR}/.s.PGSQL.${SIDE_PORT}" "stop that server or choose another recovery.port"
+    fail "a server socket already exists at ${SIDE_SOCKET_DIR}/.s.PGSQL.${SIDE_PORT}" "stop that server and run ${RESUME_CMD} again, or $(recompile_then recovery.port)"
   fi
   log_info "recovery port ${SIDE_PORT} is free"
 }
@@ -98,7 +98,7 @@ collect_backups() {
   : >"$(state_file backups.tsv)"
   while IFS= read -r name; do
     [[ "${name}" == *.backup ]] || continue
-    retry 3 2 fetch_wal_file "${name}" "${dir}/${name}" || fail "cannot fetch ${name} from the archive" "check the archive and the network"
+    retry 3 2 fetch_wal_file "${name}" "${dir}/${name}" || fail "cannot fetch ${name} from $(archive_where)" "check the archive and the network, then run ${RESUME_CMD} again"
     if ! parsed="$(parse_backup_file "${dir}/${name}")"; then
       log_warn "ignoring ${name}: not a backup history file"
       continue
@@ -108,7 +108,7 @@ collect_backups() {
   done <"$(state_file wal-logical.txt)"
   rm -rf "${dir}"
   [[ -s "$(state_file backups.tsv)" ]] || fail "no backup history files (*.backup) in $(archive_describe "${WAL_PREFIX}")" \
-    "check source.wal.prefix; base backups must be taken with archiving on (pg_basebackup does this)"
+    "base backups must be taken with archiving on (pg_basebackup does this); if the archive is elsewhere, $(recompile_then source.wal.prefix)"
 }
 
 describe_backups() {
@@ -140,7 +140,7 @@ load_chain_for() {
     history="$(state_file "$(printf '%08X' "${tli}").history")"
     if [[ ! -f "${history}" ]]; then
       retry 3 2 fetch_wal_file "$(printf '%08X' "${tli}").history" "${history}" ||
-        fail "timeline ${tli} has no history file in the archive" "set target.timeline to a timeline that exists in the archive"
+        fail "timeline ${tli} has no history file in the archive" "$(recompile_then 'target.timeline (a timeline that exists in the archive)')"
     fi
   fi
   load_timeline_chain "${tli}" "${history}"
@@ -179,10 +179,10 @@ select_backup() {
   if [[ -z "${best}" ]]; then
     if [[ "${BACKUP_CHOICE}" == auto ]]; then
       fail "no base backup ends strictly before the target (${TARGET_KIND} ${TARGET_VALUE}); backups found:
-$(describe_backups)" "choose a later target, or restore from an older archive; never recover from a backup that ends after the target"
+$(describe_backups)" "never recover from a backup that ends after the target: choose a target after one of these backups' STOP TIME, or restore an older backup into the archive; then $(recompile_then target)"
     else
       fail "backup ${BACKUP_CHOICE} is not usable for this target (missing, ends after the target, or on another timeline); backups found:
-$(describe_backups)" "set source.backup to one of the backups above, or to auto"
+$(describe_backups)" "$(recompile_then 'source.backup (one of the backups above, or auto)')"
     fi
   fi
   state_set backup "${best}"
@@ -190,17 +190,45 @@ $(describe_backups)" "set source.backup to one of the backups above, or to auto"
   log_info "base backup: ${label} (start ${start}, stop ${stop}, STOP TIME ${stop_time}, timeline ${tli}); recovery follows timeline ${target_tli}"
 }
 
+# lookup_with_retry KEY: prints archive_lookup's answer (0 present, 1 absent, 2 error),
+# asking again with backoff only while the archive cannot be reached.
+lookup_with_retry() {
+  local attempt status delay=2
+  for attempt in 1 2 3; do
+    status=0
+    archive_lookup "$1" || status=$?
+    if ((status != 2 || attempt == 3)); then break; fi
+    log_warn "attempt ${attempt}/3 to look for $(archive_describe "$1") failed; retrying in ${delay}s"
+    sleep "${delay}"
+    delay=$((delay * 2))
+  done
+  printf '%s\n' "${status}"
+}
+
+# Which of the backup's objects exist is decided here, once, and recorded: fetch
+# follows this record and fails if a recorded object cannot be fetched (an unreachable
+# store must never look like a missing, optional, manifest).
 check_backup_objects() {
-  local label key first=1
+  local label key first=1 status
   label="$(cut -f1 <<<"$(state_get backup)")"
+  : >"$(state_file backup-objects.txt)"
   while IFS= read -r key; do
-    if archive_exists "${key}"; then
-      log_info "present: $(archive_describe "${key}")"
-    elif ((first)); then
-      fail "base backup object missing: $(archive_describe "${key}")" "check source.base.prefix and layout, or choose another backup"
-    else
-      log_info "absent (optional): $(archive_describe "${key}")"
-    fi
+    status="$(lookup_with_retry "${key}")"
+    case "${status}" in
+      0)
+        log_info "present: $(archive_describe "${key}")"
+        printf '%s\n' "${key}" >>"$(state_file backup-objects.txt)"
+        ;;
+      1)
+        if ((first)); then
+          fail "base backup object missing: $(archive_describe "${key}")" "put it back into the archive and run ${RESUME_CMD} again, or $(recompile_then 'source.base.prefix/layout or source.backup')"
+        fi
+        log_info "absent (optional): $(archive_describe "${key}")"
+        ;;
+      *)
+        fail "cannot reach the archive to look for $(archive_describe "${key}") (3 attempts). Nothing was changed." "check the network, the credentials and the archive endpoint, then run ${RESUME_CMD} again"
+        ;;
+    esac
     first=0
   done < <(backup_objects "${label}")
 }
@@ -216,12 +244,23 @@ check_wal() {
   if ((WAL_LAST_CONTIGUOUS < WAL_FIRST_SEG)); then
     local first_name
     seg_name first_name "${tli}" "${WAL_FIRST_SEG}"
-    fail "the backup's first WAL segment ${first_name} is missing from the archive" "the backup cannot be restored without it; choose another backup"
+    fail "the backup's first WAL segment ${first_name} is missing from the archive: the backup cannot be restored without it" "restore ${first_name} into $(archive_where) and run ${RESUME_CMD} again, or $(recompile_then 'source.backup (another backup)')"
   fi
   end_seg="${WAL_LAST_CONTIGUOUS}"
+  # The missing range when the archive has a gap (later segments of the chain exist).
+  local gap=""
+  if ((WAL_NEXT_PRESENT >= 0)); then
+    timeline_for_seg tli "$((WAL_LAST_CONTIGUOUS + 1))"
+    seg_name first_missing "${tli}" "$((WAL_LAST_CONTIGUOUS + 1))"
+    timeline_for_seg tli "$((WAL_NEXT_PRESENT - 1))"
+    seg_name last_missing "${tli}" "$((WAL_NEXT_PRESENT - 1))"
+    gap="${first_missing}"
+    [[ "${first_missing}" == "${last_missing}" ]] || gap="${first_missing} to ${last_missing}"
+  fi
   case "${TARGET_KIND}" in
     time)
-      # The target is reachable only if a transaction ended at or after it in the WAL we have.
+      # Recovery to a time stops at the first transaction that ended at or after it: the
+      # target is reachable only if the WAL we have holds one.
       probe="${WAL_LAST_CONTIGUOUS}"
       last_us=""
       while ((probe >= WAL_FIRST_SEG && checked < 16)); do
@@ -233,26 +272,35 @@ check_wal() {
         probe=$((probe - 1))
         checked=$((checked + 1))
       done
-      if [[ -z "${last_us}" ]]; then
+      if [[ -z "${last_us}" ]] && ((probe >= WAL_FIRST_SEG)); then
         log_warn "no transaction found in the last ${checked} archived segments: cannot confirm the WAL reaches the target"
-      elif ((last_us < TARGET_EPOCH_US)); then
-        local last_text
-        last_text="$(date -u -d "@$((last_us / 1000000))" +%Y-%m-%dT%H:%M:%S+00:00)"
-        if ((WAL_NEXT_PRESENT >= 0)); then
-          seg_name first_missing "${tli}" "$((WAL_LAST_CONTIGUOUS + 1))"
-          seg_name last_missing "${tli}" "$((WAL_NEXT_PRESENT - 1))"
-          fail "WAL gap before the target: segments ${first_missing} to ${last_missing} are missing from the archive; the last transaction before the gap ended at ${last_text}" \
-            "restore the missing segments into the archive, or choose a target before ${last_text}"
+      elif [[ -z "${last_us}" ]] || ((last_us < TARGET_EPOCH_US)); then
+        local last_text="" before
+        if [[ -n "${last_us}" ]]; then
+          last_text="$(date -u -d "@$((last_us / 1000000))" +%Y-%m-%dT%H:%M:%S).$(printf '%06d' "$((last_us % 1000000))")+00:00"
+          before="the last transaction before it ended at ${last_text}, so the latest reachable target is ${last_text}"
+        else
+          before="the WAL from the backup's start up to it holds no transaction at all, so no target time is reachable from this backup"
         fi
-        fail "the target ${TARGET_VALUE} is later than the last transaction in the archive (${last_text})" \
-          "wait for archiving to catch up (SELECT pg_switch_wal() on the primary), or choose a target at or before ${last_text}"
+        if [[ -n "${gap}" ]]; then
+          fail "WAL gap before the target: segment(s) ${gap} are missing from the archive; ${before}. Recovery would stop at the gap instead of at ${TARGET_VALUE}. Nothing was changed." \
+            "restore the missing segment(s) into $(archive_where) and run ${RESUME_CMD} again; or $(recompile_then "target.time (at or before the latest reachable target${last_text:+ ${last_text}})")"
+        fi
+        if [[ -n "${last_us}" ]]; then
+          fail "the target ${TARGET_VALUE} is later than the last transaction in the archive: the latest reachable target is ${last_text}. Nothing was changed." \
+            "wait for archiving to catch up (SELECT pg_switch_wal() on the primary) and run ${RESUME_CMD} again; or $(recompile_then "target.time (at or before ${last_text})")"
+        fi
+        fail "the target ${TARGET_VALUE} cannot be reached: ${before}. Nothing was changed." \
+          "wait for archiving to catch up (SELECT pg_switch_wal() on the primary) and run ${RESUME_CMD} again"
       fi
       ;;
     lsn)
       lsn_to_int stop_int "${TARGET_VALUE}"
       if ((stop_int / WAL_SEG_SIZE > WAL_LAST_CONTIGUOUS)); then
+        timeline_for_seg tli "$((WAL_LAST_CONTIGUOUS + 1))"
         seg_name first_missing "${tli}" "$((WAL_LAST_CONTIGUOUS + 1))"
-        fail "the WAL needed to reach LSN ${TARGET_VALUE} is not all archived: ${first_missing} is the first missing segment" "restore it into the archive, or choose an earlier target"
+        fail "the WAL needed to reach LSN ${TARGET_VALUE} is not all archived: ${first_missing} is the first missing segment. Nothing was changed." \
+          "restore it into $(archive_where) and run ${RESUME_CMD} again, or $(recompile_then 'target.lsn (an earlier one)')"
       fi
       end_seg=$((stop_int / WAL_SEG_SIZE))
       ;;
@@ -261,16 +309,14 @@ check_wal() {
       end_seg=$((stop_int / WAL_SEG_SIZE))
       ;;
     *)
-      if ((WAL_NEXT_PRESENT >= 0)); then
-        seg_name first_missing "${tli}" "$((WAL_LAST_CONTIGUOUS + 1))"
-        fail "WAL gap after the backup: ${first_missing} is missing while later segments exist; an ${TARGET_KIND} target cannot be proven to lie before it" \
-          "restore the missing segments, or use a time or lsn target"
+      if [[ -n "${gap}" ]]; then
+        fail "WAL gap after the backup: segment(s) ${gap} are missing while later segments exist; an ${TARGET_KIND} target cannot be proven to lie before the gap. Nothing was changed." \
+          "restore the missing segment(s) into $(archive_where) and run ${RESUME_CMD} again, or $(recompile_then 'target (a time or lsn target)')"
       fi
       ;;
   esac
-  if ((WAL_NEXT_PRESENT >= 0)); then
-    seg_name first_missing "${tli}" "$((WAL_LAST_CONTIGUOUS + 1))"
-    log_warn "the archive has a gap after the target (first missing: ${first_missing}); recovery stops before it"
+  if [[ -n "${gap}" ]]; then
+    log_warn "the archive has a gap after the target (missing: ${gap}); recovery stops before it"
   fi
   {
     wal_names_between "${WAL_FIRST_SEG}" "${end_seg}"
@@ -287,7 +333,7 @@ check_disk() {
   segments="$(wc -l <"$(state_file wal-needed.txt)")"
   need=$(($(state_get cluster-bytes) + segments * $(state_get wal-seg-size)))
   avail=$(($(df --output=avail -B1 "$(existing_ancestor "${WORK_DIR}")" | tail -n 1)))
-  ((avail > need)) || fail "not enough space for workDir: need about $((need / 1048576)) MiB (cluster + WAL), $((avail / 1048576)) MiB free" "free space on the data directory's filesystem"
+  ((avail > need)) || fail "not enough space for workDir: need about $((need / 1048576)) MiB (cluster + WAL), $((avail / 1048576)) MiB free" "free space on the data directory's filesystem, then run ${RESUME_CMD} again"
   log_info "disk: $((avail / 1048576)) MiB free for workDir, about $((need / 1048576)) MiB needed"
   if [[ "${SAFETY_PG_DUMP}" == true ]]; then
     avail=$(($(df --output=avail -B1 "$(existing_ancestor "${SAFETY_DIR}")" | tail -n 1)))

@@ -17,8 +17,8 @@ record_and_stop() {
   replicas_file="$(state_file k8s-replicas)"
   if [[ ! -f "${replicas_file}" ]]; then
     for deployment in "${K8S_DEPLOYMENTS[@]}"; do
-      count="$(kube get deployment "${deployment}" -o 'jsonpath={.spec.replicas}')" || fail "cannot read deployment ${deployment}" "check the kubectl context ${K8S_CONTEXT} and namespace ${K8S_NAMESPACE}"
-      [[ "${count}" =~ ^[0-9]+$ ]] || fail "deployment ${deployment} reported replicas '${count}'" "check the deployment"
+      count="$(kube get deployment "${deployment}" -o 'jsonpath={.spec.replicas}')" || fail "cannot read deployment ${deployment}: nothing was scaled" "check the kubectl context ${K8S_CONTEXT} and namespace ${K8S_NAMESPACE}, then run ${RESUME_CMD} again"
+      [[ "${count}" =~ ^[0-9]+$ ]] || fail "deployment ${deployment} reported replicas '${count}': nothing was scaled" "check the deployment (kubectl --context ${K8S_CONTEXT} --namespace ${K8S_NAMESPACE} get deployment ${deployment}), then run ${RESUME_CMD} again"
       printf '%s\t%s\n' "${deployment}" "${count}"
     done >"${replicas_file}.tmp"
     # An HPA pauses while its target has 0 replicas; recorded so reviewers see them.
@@ -49,7 +49,7 @@ SELECT pid, usename, application_name, client_addr, state, left(query, 60)
 FROM pg_stat_activity
 WHERE datname = :'db' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
 SQL
-  fail "writers may still be connected" "stop those clients (or SELECT pg_terminate_backend(pid) for each), then resume with ./run.sh; ./rollback.sh restarts the services"
+  fail "writers may still be connected: recovering now could lose what they write next" "stop those clients (or SELECT pg_terminate_backend(pid) for each), then resume with ${RESUME_CMD}; or restart the services as they were with ${UNDO_CMD}"
 }
 
 main() {

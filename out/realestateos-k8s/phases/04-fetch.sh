@@ -23,7 +23,7 @@ prepare_work_dir() {
   run_logged chmod 0700 "${WORK_DIR}"
   if [[ -e "${SIDE_DATA_DIR}" ]]; then
     # Only our own interrupted extraction (marked before it started) may be removed.
-    [[ -e "${PARTIAL_MARKER}" ]] || fail "${SIDE_DATA_DIR} exists and was not made by this run" "move it away and re-run"
+    [[ -e "${PARTIAL_MARKER}" ]] || fail "${SIDE_DATA_DIR} exists and was not made by this run (it may be another recovery's work)" "move it away (mv ${SIDE_DATA_DIR} <elsewhere>), then resume with ${RESUME_CMD}"
     log_warn "removing the interrupted extraction in ${SIDE_DATA_DIR}"
     run_logged rm -rf --one-file-system -- "${SIDE_DATA_DIR}"
   fi
@@ -31,31 +31,108 @@ prepare_work_dir() {
   run_logged as_pg_user mkdir -m 0700 "${SIDE_DATA_DIR}"
 }
 
-# extract KEY DIR: streams a .tar.gz object into DIR as the PostgreSQL user.
+# extract KEY DIR: streams a .tar.gz object into DIR as the PostgreSQL user: download |
+# gzip -dc | tar. Each stage's status and messages are kept apart to tell a download cut
+# short (gzip: "unexpected end of file"; retried with backoff, 5 s then 10 s) from an
+# object whose bytes are wrong (gzip rejects them, or tar rejects what gzip accepted):
+# that one is not downloaded again, since it would give the same bytes.
 extract() {
-  log_info "extracting $(archive_describe "$1") into $2"
-  retry 3 5 extract_once "$1" "$2" || fail "cannot fetch or extract $(archive_describe "$1")" "check the archive and the endpoint; re-run resumes this phase"
+  local key="$1" dir="$2" attempt=1 attempts=3 delay=5 errors line last verdict
+  local -a statuses
+  log_info "extracting $(archive_describe "${key}") into ${dir}"
+  errors="$(mktemp -d "${STATE_DIR}/extract-errors.XXXXXX")"
+  while true; do
+    statuses=(0 0 0)
+    archive_stream "${key}" 2>"${errors}/download" | gzip -dc 2>"${errors}/gzip" | untar_all "${dir}" 2>"${errors}/tar" ||
+      statuses=("${PIPESTATUS[@]}")
+    if [[ "${statuses[*]}" == "0 0 0" ]]; then break; fi
+    cat "${errors}/download" "${errors}/gzip" "${errors}/tar" | while IFS= read -r line; do
+      if [[ -n "${line}" ]]; then log_warn "  ${line}"; fi
+    done
+    verdict="$(extract_verdict "${errors}" "${statuses[@]}")"
+    last="$(cat "${errors}/gzip" "${errors}/tar" "${errors}/download" | grep -v '^[[:space:]]*$' | head -n 1 || true)"
+    case "${verdict}" in
+      damaged)
+        rm -rf "${errors}"
+        fail "the base backup object $(archive_describe "${key}") is damaged: gzip/tar found corrupt data in it (${last}). It was downloaded completely, so it was not downloaded again. Production's data directory is unchanged." \
+          "put an intact copy of that object into the archive and resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}, then choose another backup (source.backup) and recompile the plan"
+        ;;
+      disk)
+        rm -rf "${errors}"
+        fail "no space left while extracting into ${dir} (${last}). Production's data directory is unchanged." \
+          "free space on that filesystem, then resume with ${RESUME_CMD} (fetch starts over); or undo with ${UNDO_CMD}"
+        ;;
+      write)
+        rm -rf "${errors}"
+        fail "cannot write the extracted files into ${dir} as ${PG_OS_USER} (${last}). Production's data directory is unchanged." \
+          "make ${WORK_DIR} writable by ${PG_OS_USER} (chown -R ${PG_OS_USER}: ${WORK_DIR}), then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+        ;;
+    esac
+    last="$(grep -v '^[[:space:]]*$' "${errors}/download" | tail -n 1 || true)"
+    if ((attempt >= attempts)); then
+      rm -rf "${errors}"
+      fail "cannot fetch $(archive_describe "${key}"): ${attempts} attempts failed; the S3 endpoint ${S3_ENDPOINT:-(AWS)} did not deliver it (last error: ${last:-download exit ${statuses[0]}}). Production's data directory is unchanged." \
+        "check the network, the credentials and the archive endpoint, then resume with ${RESUME_CMD} (fetch starts this object again); or undo with ${UNDO_CMD}"
+    fi
+    log_warn "attempt ${attempt}/${attempts} to fetch $(archive_describe "${key}") failed; retrying in ${delay}s"
+    sleep "${delay}"
+    # Start from an empty directory: the failed attempt may have left part of the tree.
+    run_logged find "${dir}" -mindepth 1 -delete
+    delay=$((delay * 2))
+    attempt=$((attempt + 1))
+  done
+  rm -rf "${errors}"
 }
 
-extract_once() {
-  archive_stream "$1" | as_pg_user tar -xzf - -C "$2"
+# extract_verdict ERRORS_DIR DOWNLOAD GZIP TAR: "retry" (the download failed or was cut
+# short), "damaged" (the bytes arrived and are wrong), "disk" (no space to write) or
+# "write" (tar may not create the files).
+extract_verdict() {
+  local errors="$1" gzip_status="$3" tar_status="$4"
+  if grep -qs 'No space left on device' "${errors}/tar" "${errors}/gzip"; then
+    printf 'disk\n'
+  elif grep -qsE 'Permission denied|Cannot (open|mkdir|create|change)' "${errors}/tar"; then
+    printf 'write\n'
+  elif ((gzip_status != 0)); then
+    if grep -qs 'unexpected end of file' "${errors}/gzip"; then printf 'retry\n'; else printf 'damaged\n'; fi
+  elif ((tar_status != 0)); then
+    printf 'damaged\n'
+  else
+    printf 'retry\n'
+  fi
 }
+
+# untar_all DIR: extracts the tar on stdin into DIR, then reads stdin to its end. tar
+# stops at its end-of-archive marker with status 0; a damaged gzip stream can decode
+# into such a marker early, and gzip would then die of SIGPIPE before checking its CRC:
+# a truncated data directory, "successfully" extracted. Draining lets gzip finish.
+untar_all() {
+  local status=0
+  as_pg_user tar -xf - -C "$1" || status=$?
+  cat >/dev/null
+  return "${status}"
+}
+
+# preflight_saw KEY: preflight found this object of the backup in the archive.
+preflight_saw() { grep -qxF -- "$1" "$(state_file backup-objects.txt)"; }
 
 fetch_base_backup() {
   local label
   label="$(cut -f1 <<<"$(state_get backup)")"
   extract "${BASE_PREFIX}${label}/base.tar.gz" "${SIDE_DATA_DIR}"
-  if archive_exists "${BASE_PREFIX}${label}/pg_wal.tar.gz"; then
+  if preflight_saw "${BASE_PREFIX}${label}/pg_wal.tar.gz"; then
     extract "${BASE_PREFIX}${label}/pg_wal.tar.gz" "${SIDE_DATA_DIR}/pg_wal"
   fi
-  if archive_exists "${BASE_PREFIX}${label}/backup_manifest"; then
-    retry 3 5 archive_fetch "${BASE_PREFIX}${label}/backup_manifest" "${WORK_DIR}/backup_manifest" || fail "cannot fetch the backup manifest" "check the archive"
+  if preflight_saw "${BASE_PREFIX}${label}/backup_manifest"; then
+    retry 3 5 archive_fetch "${BASE_PREFIX}${label}/backup_manifest" "${WORK_DIR}/backup_manifest" ||
+      fail "cannot fetch $(archive_describe "${BASE_PREFIX}${label}/backup_manifest") after 3 attempts. Production's data directory is unchanged." \
+        "check the network and the archive, then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
   fi
   [[ -f "${SIDE_DATA_DIR}/PG_VERSION" && -f "${SIDE_DATA_DIR}/backup_label" ]] ||
-    fail "the extracted backup has no PG_VERSION or backup_label" "check source.base.layout (pg_basebackup -Ft)"
+    fail "the extracted backup has no PG_VERSION or backup_label: the object is not a base backup in the plan's layout" "undo with ${UNDO_CMD}, then $(recompile_then 'source.base.layout (pg_basebackup -Ft)')"
   grep -qxF "LABEL: ${label}" "${SIDE_DATA_DIR}/backup_label" ||
-    fail "backup_label of the extracted backup does not carry LABEL: ${label}" "the object does not belong to this backup; check the archive"
-  [[ "$(cat "${SIDE_DATA_DIR}/PG_VERSION")" == "${PG_VERSION}" ]] || fail "the backup is PostgreSQL $(cat "${SIDE_DATA_DIR}/PG_VERSION"), the plan says ${PG_VERSION}" "choose a backup of this server"
+    fail "backup_label of the extracted backup does not carry LABEL: ${label}: the object belongs to another backup" "put the right object into the archive and resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+  [[ "$(cat "${SIDE_DATA_DIR}/PG_VERSION")" == "${PG_VERSION}" ]] || fail "the backup is PostgreSQL $(cat "${SIDE_DATA_DIR}/PG_VERSION"), the plan says ${PG_VERSION}" "undo with ${UNDO_CMD}, then $(recompile_then 'source.backup (a backup of this server)')"
   verify_base_backup
 }
 
@@ -72,7 +149,8 @@ verify_base_backup() {
     if [[ -f "${file}" ]]; then wal_args=(); fi
   done
   run_logged as_pg_user "$(pg_bin pg_verifybackup)" "${wal_args[@]}" -m "${WORK_DIR}/backup_manifest" "${SIDE_DATA_DIR}" ||
-    fail "pg_verifybackup found the base backup damaged" "the backup is corrupt: choose another backup (source.backup) and re-run from fetch"
+    fail "pg_verifybackup found the base backup damaged (its report is above): files differ from the backup's manifest, so a recovery from it would give a corrupt database. Production's data directory is unchanged." \
+      "put an intact copy of the backup into the archive and resume with ${RESUME_CMD} (fetch starts over); or undo with ${UNDO_CMD}, then choose another backup (source.backup) and recompile the plan"
   log_info "pg_verifybackup: backup verified"
 }
 
@@ -121,7 +199,8 @@ stage_wal() {
     wait -n || failed=$((failed + 1))
     running=$((running - 1))
   done
-  ((failed == 0)) || fail "${failed} WAL files could not be staged" "check the archive and the endpoint; re-run resumes (staged files are kept)"
+  ((failed == 0)) || fail "${failed} WAL files could not be staged (named above) from $(archive_where). Production's data directory is unchanged." \
+    "check the network and the archive endpoint, then resume with ${RESUME_CMD} (staged files are kept); or undo with ${UNDO_CMD}"
   run_logged chown -R "${PG_OS_USER}:" "${STAGING_DIR}"
   # What the archive held, for restore-wal.sh: a file it did not hold is answered "not found".
   cp "$(state_file wal-raw.txt)" "${ARCHIVE_SNAPSHOT}"

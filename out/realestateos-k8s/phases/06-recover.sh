@@ -18,14 +18,21 @@ start_side() {
   local pg_ctl
   pg_ctl="$(pg_bin pg_ctl)"
   if side_is_running; then
-    log_info "side instance already running"
+    log_info "side instance already running (started by an earlier attempt); following its replay"
     return 0
   fi
+  # Diagnosis reads only what this start writes: an earlier attempt's FATAL lines stay
+  # in the log file but are not this start's problem.
+  state_set side-log-offset "$(log_size "${SIDE_LOG_FILE}")"
   # The side instance must not inherit the lock (see without_lock_fd).
   without_lock_fd run_logged as_pg_user "${pg_ctl}" -D "$(side_ctl_dir)" -l "${SIDE_LOG_FILE}" -w -t "${START_TIMEOUT_SECONDS}" start || {
-    diagnose_log "${SIDE_LOG_FILE}"
-    fail "the side instance did not start" "see the diagnosis above; the log is ${SIDE_LOG_FILE}"
+    diagnose_log "${SIDE_LOG_FILE}" "$(state_get side-log-offset)"
+    fail "the side instance did not start (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
   }
+}
+
+side_log_offset() {
+  if state_has side-log-offset; then state_get side-log-offset; else printf '0\n'; fi
 }
 
 # One line of progress: state, replay position and the last replayed transaction time.
@@ -42,13 +49,14 @@ wait_for_pause() {
   local status in_recovery pause lsn replayed last_report=0 now
   while true; do
     if ! side_is_running; then
-      diagnose_log "${SIDE_LOG_FILE}"
-      fail "the side instance stopped during recovery" "see the diagnosis above; the log is ${SIDE_LOG_FILE}"
+      diagnose_log "${SIDE_LOG_FILE}" "$(side_log_offset)"
+      fail "the side instance stopped during recovery (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
     fi
     if status="$(replay_status)" && [[ -n "${status}" ]]; then
       IFS=$'\t' read -r in_recovery pause lsn replayed <<<"${status}"
       if [[ "${in_recovery}" != t ]]; then
-        fail "the side instance left recovery without pausing at the target" "inspect ${SIDE_LOG_FILE}; ./rollback.sh discards the side instance"
+        fail "the side instance left recovery without pausing at the target: it is promoted at an unknown point and must not replace production. Production's data directory is unchanged." \
+          "read ${SIDE_LOG_FILE} to see where it stopped, then discard it with ${UNDO_CMD} and run again"
       fi
       if [[ "${pause}" == paused ]]; then
         log_info "paused at the target: replayed up to ${lsn}, last transaction ${replayed}"

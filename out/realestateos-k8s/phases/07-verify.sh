@@ -33,6 +33,19 @@ check_failed() {
   VERIFY_FAILURES=$((VERIFY_FAILURES + 1))
 }
 
+# recorded_count TABLE FILE: the count recorded for TABLE ("table<TAB>count" lines), or
+# nothing. Compared in bash: awk -v would interpret backslashes in the table's name.
+recorded_count() {
+  local name count
+  [[ -f "$2" ]] || return 0
+  while IFS=$'\t' read -r name count; do
+    if [[ "${name}" == "$1" ]]; then
+      printf '%s\n' "${count}"
+      return 0
+    fi
+  done <"$2"
+}
+
 compare_row_counts() {
   ((${#VERIFY_TABLES[@]} > 0)) || return 0
   local table before after pre_file
@@ -40,7 +53,7 @@ compare_row_counts() {
   count_rows side_psql >"$(state_file recovered-row-counts.tsv)"
   log_info "$(printf '%-32s %15s %15s %15s' table before recovered difference)"
   while IFS=$'\t' read -r table after; do
-    before="$(awk -F'\t' -v t="${table}" '$1 == t { print $2 }' "${pre_file}" 2>/dev/null || true)"
+    before="$(recorded_count "${table}" "${pre_file}")"
     if [[ -n "${before}" ]]; then
       log_info "$(printf '%-32s %15s %15s %15s' "${table}" "${before}" "${after}" "$((after - before))")"
     else
@@ -88,14 +101,18 @@ main() {
     return 0
   fi
   require_done 06-recover
-  side_is_up || fail "the side instance is not running" "resume with ./run.sh (phase 06 starts it again)"
-  [[ "$(side_psql -c 'SELECT pg_is_in_recovery()')" == t ]] || fail "the side instance is not in recovery any more" "./rollback.sh, then run again"
+  if ! side_is_up; then
+    unmark_done 06-recover
+    fail "the side instance is not running: it was stopped after it paused at the target (or the host restarted)" "resume with ${RESUME_CMD} (phase 06 starts it again and waits for the pause)"
+  fi
+  [[ "$(side_psql -c 'SELECT pg_is_in_recovery()')" == t ]] ||
+    fail "the side instance is not in recovery any more: someone promoted it, so what it holds may have changed since the target" "discard it with ${UNDO_CMD}, then run again"
   compare_row_counts
   check_not_after_target
   run_queries
   if ((VERIFY_FAILURES > 0)); then
-    fail "${VERIFY_FAILURES} verification check(s) failed; the side instance stays paused at the target for inspection (psql -h ${SIDE_SOCKET_DIR} -p ${SIDE_PORT} ${PG_DATABASE})" \
-      "investigate; ./rollback.sh restores the services and discards the side instance"
+    fail "${VERIFY_FAILURES} verification check(s) failed: the recovered data is not what the plan expects, so production was not replaced. The side instance stays paused at the target for inspection (psql -h ${SIDE_SOCKET_DIR} -p ${SIDE_PORT} -d ${PG_DATABASE})" \
+      "inspect it; if the plan's checks are wrong, fix them, recompile and resume with ${RESUME_CMD}; otherwise undo with ${UNDO_CMD} (services restart, the side instance is discarded)"
   fi
   log_info "verification passed"
   mark_done 07-verify
