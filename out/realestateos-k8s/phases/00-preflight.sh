@@ -83,11 +83,22 @@ check_side_port() {
   log_info "recovery port ${SIDE_PORT} is free"
 }
 
-# stop_time_us TEXT: PostgreSQL reads its own STOP TIME format (zone abbreviations included).
+# stop_time_us TEXT: STOP TIME ("2024-01-15 09:05:12 JST") in µs since 1970. The file
+# writes the time in the primary's log_timezone with a zone ABBREVIATION, and
+# abbreviations are ambiguous (IST, CST) or unknown to PostgreSQL's table (WEST). So
+# the local time is read in this server's log_timezone, and accepted only if that zone
+# shows the same abbreviation at that instant; otherwise this prints nothing and fails.
 stop_time_us() {
-  prod_psql -v t="$1" -f - <<'SQL'
-SELECT (extract(epoch FROM :'t'::timestamptz) * 1000000)::bigint;
+  local local_time="${1% *}" abbreviation="${1##* }" answer shown us
+  answer="$(prod_psql -F $'\t' -v local_time="${local_time}" -f - <<'SQL'
+SELECT set_config('timezone', current_setting('log_timezone'), false) \gset
+SELECT to_char(ts, 'TZ'), (extract(epoch FROM ts) * 1000000)::bigint
+FROM (SELECT (:'local_time')::timestamp::timestamptz AS ts) AS s;
 SQL
+)" || return 1
+  IFS=$'\t' read -r shown us <<<"${answer}"
+  [[ "${shown^^}" == "${abbreviation^^}" && "${us}" =~ ^[0-9]+$ ]] || return 1
+  printf '%s\n' "${us}"
 }
 
 # Reads every .backup history file of the archive into backups.tsv:
@@ -104,7 +115,12 @@ collect_backups() {
       continue
     fi
     IFS=$'\t' read -r label start stop tli stop_time <<<"${parsed}"
-    printf '%s\t%s\n' "${parsed}" "$(stop_time_us "${stop_time}")" >>"$(state_file backups.tsv)"
+    local us
+    if ! us="$(stop_time_us "${stop_time}")"; then
+      log_warn "ignoring backup ${label}: its STOP TIME '${stop_time}' is not in this server's log_timezone ($(prod_psql -c 'SHOW log_timezone')), so when it ended cannot be known for sure"
+      continue
+    fi
+    printf '%s\t%s\n' "${parsed}" "${us}" >>"$(state_file backups.tsv)"
   done <"$(state_file wal-logical.txt)"
   rm -rf "${dir}"
   [[ -s "$(state_file backups.tsv)" ]] || fail "no backup history files (*.backup) in $(archive_describe "${WAL_PREFIX}")" \
