@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { LockFile } from '../../src/archive/lock.js';
 import { mermaidLabel } from '../../src/compile/mermaid.js';
 import { runbookPinnedFromLock } from '../../src/compile/model.js';
-import { TEMPLATE_HELPERS } from '../../src/compile/render.js';
+import { loadTemplates, TEMPLATE_HELPERS } from '../../src/compile/render.js';
+import { TEMPLATES_DIR } from '../../src/paths.js';
 import { compileRunbook, hostilePlans, HOSTILE, HOSTILE_SHORT, HOSTILE_VALUES, mermaidBlocks } from '../runbook-fixtures.js';
 import { loadExamplePlan } from './compiler-helpers.js';
 
@@ -183,5 +184,28 @@ describe('runbookPinnedFromLock', () => {
       latestTransactionTime: '2024-01-15T14:31:00+00:00',
       warnings: ['w'],
     });
+  });
+});
+
+describe('RUNBOOK.md known failures', () => {
+  it('every message the table quotes is one the scripts print or diagnose (the table follows the templates)', () => {
+    const templates = loadTemplates(TEMPLATES_DIR);
+    const scripts = [...templates.files.entries(), ...templates.partials.entries()]
+      .filter(([path]) => !path.endsWith('.md'))
+      .map(([, text]) => text)
+      .join('\n');
+    const runbook = compileRunbook(loadExamplePlan('realestateos-docker'), null);
+    const section = runbook.slice(runbook.indexOf('## Known failures'));
+    expect(section).toContain('Server log line');
+    const quoted = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split(' | ')[0] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+    expect(quoted.length).toBeGreaterThanOrEqual(10);
+    for (const message of quoted) {
+      for (const fragment of message.split('...').map((f) => f.trim()).filter(Boolean)) {
+        expect(scripts, `"${fragment}" (from "${message}") is in no script template`).toContain(fragment);
+      }
+    }
   });
 });
