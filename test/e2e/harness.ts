@@ -1,7 +1,10 @@
 // The end-to-end test harness: real PostgreSQL 15 servers, a WAL archive laid out
 // like a plan's `source`, s3rver + the aws CLI, recording docker/kubectl stand-ins,
-// and the incident scenario. Tests import everything from here; the pieces live in
-// ./lib (one concern per file) and ./standins (the stand-in scripts).
+// and the incident scenario. For fault injection: blockers (PATH wrappers that hold one
+// chosen command until released), scripts in their own process group (kill -9 of the
+// group, as a dying terminal does), and checksum manifests of data directories.
+// Tests import everything from here; the pieces live in ./lib (one concern per file)
+// and ./standins (the stand-in scripts).
 //
 // Ground rules the helpers follow:
 // - Every PostgreSQL command runs as the postgres OS user; every directory a server
@@ -89,11 +92,16 @@ export {
 } from './lib/debian.js';
 export { installStandIns, type StandIns } from './lib/standins.js';
 export {
+  DEFAULT_APP_NAMES,
   buildIncidentScenario,
   captureAppState,
   formatWithOffset,
+  type AppNames,
   type AppState,
   type RecoveryTarget,
   type Scenario,
   type ScenarioOptions,
 } from './lib/scenario.js';
+export { installBlockers, type Blocker, type Blockers } from './lib/blockers.js';
+export { killProcessGroup, groupAlive, startDetached, type DetachedRun } from './lib/process-group.js';
+export { dataDirManifest, quiesce, relationManifest, type Manifest, type RelationManifest } from './lib/manifest.js';

@@ -11,6 +11,18 @@ import { takeBaseBackup, type BackupHistory, type BaseBackupLayout } from './arc
 import { sleep } from './exec.js';
 import { psqlAt, quoteIdent, type Primary, type ServerAddress } from './postgres.js';
 
+/** The application's table and column names (any characters: always quoted). */
+export interface AppNames {
+  /** Default accounts. */
+  accounts: string;
+  /** Default events. */
+  events: string;
+  /** The timestamp column of both tables; default created_at. */
+  createdAt: string;
+}
+
+export const DEFAULT_APP_NAMES: AppNames = { accounts: 'accounts', events: 'events', createdAt: 'created_at' };
+
 export interface AppState {
   /** Every account, sorted by id. */
   accounts: Array<{ id: number; name: string }>;
@@ -19,14 +31,14 @@ export interface AppState {
 }
 
 /** Read the application tables' state from any server (primary, recovered, side instance). */
-export async function captureAppState(server: ServerAddress, db: string): Promise<AppState> {
+export async function captureAppState(server: ServerAddress, db: string, names: AppNames = DEFAULT_APP_NAMES): Promise<AppState> {
   const accountsJson = await psqlAt({
     ...server,
     db,
-    sql: `SELECT coalesce(json_agg(json_build_object('id', id, 'name', name) ORDER BY id), '[]') FROM accounts`,
+    sql: `SELECT coalesce(json_agg(json_build_object('id', id, 'name', name) ORDER BY id), '[]') FROM ${quoteIdent(names.accounts)}`,
   });
   const accounts = JSON.parse(accountsJson) as Array<{ id: number; name: string }>;
-  const eventsCount = Number(await psqlAt({ ...server, db, sql: 'SELECT count(*) FROM events' }));
+  const eventsCount = Number(await psqlAt({ ...server, db, sql: `SELECT count(*) FROM ${quoteIdent(names.events)}` }));
   return { accounts, accountIds: accounts.map((a) => a.id), eventsCount };
 }
 
@@ -44,6 +56,8 @@ export interface RecoveryTarget {
 export interface Scenario {
   /** The application database's name (may be hostile: quote it). */
   db: string;
+  /** The application's table and column names (may be hostile: quote them). */
+  names: AppNames;
   target: RecoveryTarget;
   /** The state at the target: what a correct recovery brings back. */
   expected: AppState;
@@ -62,6 +76,13 @@ export interface ScenarioOptions {
   db?: string;
   /** Offset used to write the target; default -05:00 (+05:30 if that is the server's). */
   targetOffset?: string;
+  /** Table and column names; default accounts, events, created_at. Any characters. */
+  names?: Partial<AppNames>;
+  /**
+   * Archived segments between b1's and the target's: after the good commits, this many
+   * times one more event row and a WAL switch. Default 0 (b1's segment, then the target's).
+   */
+  segmentsBeforeTarget?: number;
 }
 
 /** `2024-01-15T00:30:00.123-05:00` for an instant and an offset like -05:00. */
@@ -75,49 +96,57 @@ export function formatWithOffset(epochMs: number, offset: string): string {
 
 export async function buildIncidentScenario(primary: Primary, options: ScenarioOptions): Promise<Scenario> {
   const db = options.db ?? 'app';
+  const names: AppNames = { ...DEFAULT_APP_NAMES, ...options.names };
+  const accounts = quoteIdent(names.accounts);
+  const events = quoteIdent(names.events);
+  const createdAt = quoteIdent(names.createdAt);
   const sql = (text: string) => primary.psql(text, db);
 
   await primary.psql(`CREATE DATABASE ${quoteIdent(db)}`);
   await sql(`
-    CREATE TABLE accounts (id int PRIMARY KEY, name text, created_at timestamptz DEFAULT now());
-    CREATE TABLE events (id serial PRIMARY KEY, account_id int, created_at timestamptz DEFAULT now());
-    INSERT INTO accounts (id, name) SELECT i, 'initial-' || i FROM generate_series(1, 5) i;
-    INSERT INTO events (account_id) SELECT i FROM generate_series(1, 5) i;
+    CREATE TABLE ${accounts} (id int PRIMARY KEY, name text, ${createdAt} timestamptz DEFAULT now());
+    CREATE TABLE ${events} (id serial PRIMARY KEY, account_id int, ${createdAt} timestamptz DEFAULT now());
+    INSERT INTO ${accounts} (id, name) SELECT i, 'initial-' || i FROM generate_series(1, 5) i;
+    INSERT INTO ${events} (account_id) SELECT i FROM generate_series(1, 5) i;
   `);
 
   const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout });
 
   // Good commits after b1, each its own transaction (psql autocommit).
-  await sql(`INSERT INTO accounts (id, name) SELECT i, 'good-' || i FROM generate_series(6, 8) i`);
-  await sql(`INSERT INTO events (account_id) SELECT i FROM generate_series(1, 8) i`);
-  await sql(`UPDATE accounts SET name = 'renamed-3' WHERE id = 3`);
+  await sql(`INSERT INTO ${accounts} (id, name) SELECT i, 'good-' || i FROM generate_series(6, 8) i`);
+  await sql(`INSERT INTO ${events} (account_id) SELECT i FROM generate_series(1, 8) i`);
+  await sql(`UPDATE ${accounts} SET name = 'renamed-3' WHERE id = 3`);
+  for (let i = 0; i < (options.segmentsBeforeTarget ?? 0); i++) {
+    await sql(`INSERT INTO ${events} (account_id) VALUES (${i + 1})`);
+    await primary.switchWal();
+  }
 
   // Leave clear air on both sides of the target so no commit lands near it.
   await sleep(1200);
-  const expected = await captureAppState(primary, db);
+  const expected = await captureAppState(primary, db, names);
   const target = await recordTarget(primary, options.targetOffset);
   await sleep(1200);
 
   // The incident, in separate transactions: deletes, a bad import, corrupting updates.
-  await sql(`DELETE FROM events WHERE account_id IN (2, 6)`);
-  await sql(`DELETE FROM accounts WHERE id IN (2, 6)`);
+  await sql(`DELETE FROM ${events} WHERE account_id IN (2, 6)`);
+  await sql(`DELETE FROM ${accounts} WHERE id IN (2, 6)`);
   await sql(`
     BEGIN;
-    INSERT INTO accounts (id, name) SELECT i, 'bad-import-' || i FROM generate_series(900, 902) i;
-    INSERT INTO events (account_id) SELECT i FROM generate_series(900, 902) i;
+    INSERT INTO ${accounts} (id, name) SELECT i, 'bad-import-' || i FROM generate_series(900, 902) i;
+    INSERT INTO ${events} (account_id) SELECT i FROM generate_series(900, 902) i;
     COMMIT;
   `);
-  await sql(`UPDATE accounts SET name = 'CORRUPTED' WHERE id IN (1, 3)`);
+  await sql(`UPDATE ${accounts} SET name = 'CORRUPTED' WHERE id IN (1, 3)`);
   await primary.switchWal();
 
   const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout });
 
-  await sql(`INSERT INTO accounts (id, name) VALUES (950, 'after-b2')`);
-  await sql(`INSERT INTO events (account_id) VALUES (950), (950)`);
+  await sql(`INSERT INTO ${accounts} (id, name) VALUES (950, 'after-b2')`);
+  await sql(`INSERT INTO ${events} (account_id) VALUES (950), (950)`);
   await primary.switchWal();
-  const final = await captureAppState(primary, db);
+  const final = await captureAppState(primary, db, names);
 
-  return { db, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { b1, b2 } };
+  return { db, names, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { b1, b2 } };
 }
 
 /**

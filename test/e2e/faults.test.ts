@@ -1,0 +1,369 @@
+// The fault matrix, part 1: what goes wrong before production is replaced. For each
+// fault the generated run.sh must stop with a diagnosis (what happened, what it means,
+// the exact next command), production must be untouched and serving, and after
+// rollback.sh the application runtime must be back at its recorded state.
+//
+//   1. a WAL segment missing in the middle of the needed range → preflight, before
+//      anything is stopped;
+//   2. a corrupt base backup: a flipped byte inside a data file (pg_basebackup layout,
+//      caught by pg_verifybackup) and in the gzip stream (tarball layout, caught by the
+//      extraction, not retried);
+//   3. the S3 endpoint going away as fetch starts → retries with backoff, then a stop;
+//   4. a target later than the last archived WAL → preflight names the latest reachable time;
+//   5. a target before the end of the only backup → preflight lists the backups.
+// (Lock, kill -9 and rollback after finalize: resume.test.ts. Hostile names:
+// hostile-names.test.ts.)
+//
+// One primary (PostgreSQL 15, Asia/Tokyo) and one incident scenario serve every case;
+// each case compiles its own plan against its own copy of the archive (damaged as the
+// case needs) with its own workDir, so no case sees another's leftovers.
+//
+// "Production unchanged" is measured with relationManifest (lib/manifest.ts): after
+// VACUUM FREEZE with autovacuum off, the application database's relation files change
+// only if rows are written, so their checksums (after a CHECKPOINT) are compared before
+// and after each case, together with the data directory's inode and the postmaster's
+// pid (never restarted). The rest of the data directory (WAL, pg_control, statistics) is
+// rewritten by the running server itself and cannot be compared while it serves.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCompile } from '../../src/commands/compile.js';
+import {
+  buildIncidentScenario,
+  captureAppState,
+  cleanEnv,
+  cleanupHarnessRoot,
+  createHarnessRoot,
+  formatWithOffset,
+  freePort,
+  installBlockers,
+  installStandIns,
+  quiesce,
+  relationManifest,
+  run,
+  s3Env,
+  startPrimary,
+  startS3rver,
+  uploadArchive,
+  type Blockers,
+  type Primary,
+  type RelationManifest,
+  type RunResult,
+  type Scenario,
+  type StandIns,
+} from './harness.js';
+
+const BUCKET = 'pitr-e2e-faults';
+
+interface Variant {
+  name: string;
+  archiveDir: string;
+  layout: 'tarball' | 'pg_basebackup';
+  runtime: 'docker' | 'k8s';
+  targetTime: string;
+  s3Endpoint?: string;
+}
+
+describe('fault matrix before finalize: production untouched, services restored', () => {
+  let root: string;
+  let primary: Primary;
+  let scenario: Scenario;
+  let standIns: StandIns;
+  let blockers: Blockers;
+  let pristine: string;
+  let before: RelationManifest;
+  let pidBefore: number;
+  const server = () => ({ socketDir: primary.socketDir, port: primary.port });
+
+  beforeAll(async () => {
+    root = await createHarnessRoot();
+    primary = await startPrimary({ root, timezone: 'Asia/Tokyo' });
+    // Two more archived segments between b1 and the target: a "middle" to lose.
+    scenario = await buildIncidentScenario(primary, { layout: 'pg_basebackup', segmentsBeforeTarget: 2 });
+    await quiesce(server(), scenario.db);
+    pristine = join(root, 'archive-pristine');
+    await run('cp', ['-a', primary.archiveDir, pristine]);
+    standIns = installStandIns(root);
+    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
+    standIns.setComposeRunning(['api', 'celery']);
+    standIns.setReplicas('api', 3);
+    standIns.setReplicas('celery-worker', 2);
+    blockers = installBlockers(root);
+    before = await relationManifest(server(), primary.dataDir, scenario.db);
+    pidBefore = await primary.postmasterPid();
+  }, 300_000);
+
+  afterAll(async () => {
+    blockers?.releaseAll();
+    await cleanupHarnessRoot(root);
+  }, 120_000);
+
+  /** A copy of the pristine archive for one case to damage. */
+  const archiveCopy = async (name: string): Promise<string> => {
+    const dir = join(root, 'archives', name);
+    mkdirSync(join(root, 'archives'), { recursive: true });
+    await run('cp', ['-a', pristine, dir]);
+    return dir;
+  };
+
+  const planFor = async (v: Variant): Promise<object> => ({
+    version: 1,
+    name: `fault-${v.name}`,
+    description: `fault matrix: ${v.name}`,
+    target: { time: v.targetTime, inclusive: false },
+    postgres: {
+      version: 15,
+      database: scenario.db,
+      dataDir: primary.dataDir,
+      osUser: 'postgres',
+      port: primary.port,
+      host: primary.socketDir,
+      binDir: '/usr/lib/postgresql/15/bin',
+      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    },
+    source: {
+      ...(v.s3Endpoint ? { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: v.s3Endpoint } : { kind: 'local', path: v.archiveDir }),
+      base: { prefix: 'base/', layout: v.layout },
+      wal: { prefix: 'wal/', compression: 'none' },
+    },
+    recovery: { workDir: join(root, `work-${v.name}`), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
+    runtime: v.runtime === 'docker'
+      ? { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } }
+      : { kind: 'k8s', k8s: { context: 'e2e', namespace: 'app', deployments: ['api', 'celery-worker'] } },
+    safetyBackup: { dir: join(root, `safety-${v.name}`), pgDump: true },
+    verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
+  });
+
+  /** Compile the variant's plan; returns a runner for its scripts. */
+  const compileVariant = async (v: Variant) => {
+    const planDir = join(root, 'plans');
+    mkdirSync(planDir, { recursive: true });
+    const planFile = join(planDir, `fault-${v.name}.yaml`);
+    writeFileSync(planFile, stringify(await planFor(v)));
+    const stderr: string[] = [];
+    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: false }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
+    expect(stderr.join(''), 'compile output').toBe('');
+    expect(code).toBe(0);
+    const bundle = join(root, 'out', `fault-${v.name}`);
+    const env = cleanEnv({ PATH: `${blockers.binDir}:${standIns.binDir}:${process.env.PATH ?? ''}`, ...(v.s3Endpoint ? s3Env() : {}) });
+    const script = (name: string, args: string[] = []): Promise<RunResult> =>
+      run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+    return { bundle, workDir: join(root, `work-${v.name}`), script };
+  };
+
+  /** Production kept serving its own data all along: same postmaster, same relation files. */
+  const expectProductionUntouched = async () => {
+    expect(await primary.postmasterPid(), 'production was never restarted').toBe(pidBefore);
+    expect(await captureAppState(server(), scenario.db)).toEqual(scenario.final);
+    expect(await relationManifest(server(), primary.dataDir, scenario.db)).toEqual(before);
+  };
+
+  const changingCalls = (from: number) =>
+    standIns.readCalls().slice(from).filter((call) => call.some((word) => ['stop', 'start', 'scale'].includes(word)));
+
+  /** The diagnosis as the operator reads it: every FAIL line. */
+  const failLines = (result: RunResult) => result.stderr.split('\n').filter((line) => / FAIL \[/.test(line));
+
+  /** Every failure ends with the exact next command. The diagnosis is printed for the CI log. */
+  const expectNextCommand = (result: RunResult, command: RegExp) => {
+    const lines = failLines(result);
+    console.log(lines.map((line) => line.replace(/^\S+ /, '')).join('\n'));
+    expect(lines.at(-1), result.stderr).toMatch(/ FAIL \[run\] next: /);
+    expect(lines.at(-1)).toMatch(command);
+  };
+
+  it('1. a WAL segment missing in the middle of the needed range is found by preflight, before anything is stopped', async () => {
+    const archiveDir = await archiveCopy('wal-gap');
+    // b1 starts in segment N; N+1 and N+2 hold good commits; the target is in N+3.
+    const start = scenario.backups.b1!.startWalFile;
+    const segments = readdirSync(join(archiveDir, 'wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+    const middle = segments[segments.indexOf(start) + 2]!;
+    expect(middle.slice(0, 8)).toBe('00000001');
+    rmSync(join(archiveDir, 'wal', middle));
+    const v = await compileVariant({ name: 'wal-gap', archiveDir, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(`WAL gap before the target: segment(s) ${middle} are missing from the archive`);
+    expect(result.stderr).toMatch(/the latest reachable target is \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00/);
+    expect(result.stderr).toContain('Nothing was changed');
+    expect(result.stderr).toContain('phase 00-preflight failed');
+    expectNextCommand(result, /then run \.\/run\.sh again$/);
+    // Nothing was stopped, nor even listed: preflight runs before stop-services.
+    expect(standIns.readCalls().length).toBe(calls);
+    expect(existsSync(join(v.bundle, 'state', 'done', '00-preflight'))).toBe(false);
+    expect(existsSync(v.workDir)).toBe(false);
+    await expectProductionUntouched();
+
+    // rollback.sh finds nothing to restart.
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(rollback.stderr).toContain('the services were never stopped by this run: nothing to restart');
+    expect(standIns.readCalls().length).toBe(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('2a. a flipped byte in a data file of a pg_basebackup backup is caught by pg_verifybackup; rollback.sh restarts the services', async () => {
+    const archiveDir = await archiveCopy('corrupt-manifest');
+    const flipped = flipByteInTarMember(join(archiveDir, 'base', 'b1', 'base.tar.gz'), /^base\/\d+\/\d+$/);
+    const v = await compileVariant({ name: 'corrupt-manifest', archiveDir, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 04-fetch failed');
+    // pg_verifybackup's own report, then ours.
+    expect(result.stderr).toContain(`checksum mismatch for file "${flipped}"`);
+    expect(result.stderr).toContain('pg_verifybackup found the base backup damaged');
+    expect(result.stderr).toContain("Production's data directory is unchanged");
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    await expectProductionUntouched();
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(rollback.stderr).toContain('rollback complete');
+    expectComposeRestored(calls);
+    expect(existsSync(join(v.workDir, 'data'))).toBe(false);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('2b. a flipped byte in a tarball\'s gzip stream stops the extraction at once (no retry of a damaged object)', async () => {
+    const archiveDir = await archiveCopy('corrupt-gzip');
+    const tarball = join(archiveDir, 'base', 'b1.tar.gz');
+    const bytes = readFileSync(join(archiveDir, 'base', 'b1', 'base.tar.gz'));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(tarball, bytes);
+    const v = await compileVariant({ name: 'corrupt-gzip', archiveDir, layout: 'tarball', runtime: 'docker', targetTime: scenario.target.written });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 04-fetch failed');
+    expect(result.stderr).toContain(`the base backup object ${tarball} is damaged: gzip/tar found corrupt data in it`);
+    expect(result.stderr).toContain('it was not downloaded again');
+    expect(result.stderr).not.toContain('retrying in');
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    await expectProductionUntouched();
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expectComposeRestored(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('3. the S3 endpoint going away as fetch starts: retries with backoff, then a clear stop; rollback.sh scales the deployments back', async () => {
+    const s3 = await startS3rver({ root });
+    await uploadArchive(s3.endpoint, BUCKET, pristine);
+    const v = await compileVariant({ name: 's3-gone', archiveDir: pristine, layout: 'pg_basebackup', runtime: 'k8s', targetTime: scenario.target.written, s3Endpoint: s3.endpoint });
+    const calls = standIns.readCalls().length;
+
+    // Fetch marks its partial extraction before the first download: the endpoint dies there.
+    const gate = blockers.block('touch', [join(v.workDir, '.data-partial')]);
+    const running = v.script('run.sh', ['--yes']);
+    await gate.reached();
+    await s3.stop();
+    gate.release();
+    const result = await running;
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 04-fetch failed');
+    expect(result.stderr).toMatch(/attempt 1\/3 to fetch s3:\/\/pitr-e2e-faults\/base\/b1\/base\.tar\.gz failed; retrying in 5s/);
+    expect(result.stderr).toMatch(/attempt 2\/3 to fetch s3:\/\/pitr-e2e-faults\/base\/b1\/base\.tar\.gz failed; retrying in 10s/);
+    expect(result.stderr).toContain(`cannot fetch s3://${BUCKET}/base/b1/base.tar.gz: 3 attempts failed; the S3 endpoint ${s3.endpoint} did not deliver it`);
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    // The deployments were scaled down by stop-services and are still down.
+    expect(standIns.replicas('api')).toBe(0);
+    await expectProductionUntouched();
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    const kube = ['kubectl', '--context', 'e2e', '--namespace', 'app'];
+    expect(changingCalls(calls)).toEqual([
+      [...kube, 'scale', 'deployment', 'api', '--replicas=0'],
+      [...kube, 'scale', 'deployment', 'celery-worker', '--replicas=0'],
+      [...kube, 'scale', 'deployment', 'api', '--replicas=3'],
+      [...kube, 'scale', 'deployment', 'celery-worker', '--replicas=2'],
+    ]);
+    expect(standIns.replicas('api')).toBe(3);
+    expect(standIns.replicas('celery-worker')).toBe(2);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('4. a target later than the last archived WAL stops preflight with the latest reachable time', async () => {
+    // Nothing committed since the scenario's last WAL switch reached the archive.
+    const target = formatWithOffset(Date.now(), '-05:00');
+    const v = await compileVariant({ name: 'too-late', archiveDir: pristine, layout: 'pg_basebackup', runtime: 'docker', targetTime: target });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    const match = /is later than the last transaction in the archive: the latest reachable target is (\S+)\. Nothing was changed\./.exec(result.stderr);
+    expect(match, result.stderr).not.toBeNull();
+    const latest = Date.parse(match![1]!);
+    expect(latest).toBeLessThan(Date.parse(target));
+    expect(latest).toBeGreaterThan(scenario.target.epochMs);
+    expect(result.stderr).toMatch(/next: wait for archiving to catch up \(SELECT pg_switch_wal\(\) on the primary\) and run \.\/run\.sh again; or fix target\.time \(at or before \S+\) in the plan, recompile it/);
+    expectNextCommand(result, /then run \.\/run\.sh again$/);
+    expect(standIns.readCalls().length).toBe(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('5. a target before the end of the only backup stops preflight, listing the backups', async () => {
+    const archiveDir = await archiveCopy('before-backup');
+    // Only b1 remains in this archive.
+    rmSync(join(archiveDir, 'base', 'b2'), { recursive: true });
+    rmSync(join(archiveDir, 'wal', scenario.backups.b2!.fileName));
+    const b1 = scenario.backups.b1!;
+    const stopMs = Number(await primary.psql(`SELECT floor(extract(epoch FROM '${b1.stopTime}'::timestamptz) * 1000)::bigint`));
+    const target = formatWithOffset(stopMs - 500, '+05:30');
+    const v = await compileVariant({ name: 'before-backup', archiveDir, layout: 'pg_basebackup', runtime: 'docker', targetTime: target });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('no base backup ends strictly before the target');
+    expect(result.stderr).toContain(`  b1  (timeline 1, start ${b1.startWalLocation}, stop ${b1.stopWalLocation}, STOP TIME ${b1.stopTime})`);
+    expect(result.stderr).not.toContain('  b2  (');
+    expect(result.stderr).toContain('next: never recover from a backup that ends after the target');
+    expectNextCommand(result, /then run \.\/run\.sh again$/);
+    expect(standIns.readCalls().length).toBe(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  /** docker: exactly the recorded services were stopped, then started again. */
+  function expectComposeRestored(callsBefore: number): void {
+    const compose = ['docker', 'compose', '-f', join(root, 'compose.yml')];
+    expect(changingCalls(callsBefore)).toEqual([
+      [...compose, 'stop', 'api', 'celery'],
+      [...compose, 'start', 'api', 'celery'],
+    ]);
+    expect(standIns.composeRunning()).toEqual(['api', 'celery']);
+  }
+});
+
+/**
+ * Flip one byte in the middle of the first regular file of `tarGz` whose name matches
+ * `member` and is at least 8 KiB, keeping the gzip stream valid; returns the member's name.
+ */
+function flipByteInTarMember(tarGz: string, member: RegExp): string {
+  const tar = gunzipSync(readFileSync(tarGz));
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const header = tar.subarray(offset, offset + 512);
+    const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+    if (name === '') break;
+    const size = Number.parseInt(header.subarray(124, 136).toString('utf8').replace(/\0.*$/s, '').trim(), 8);
+    const type = String.fromCharCode(header[156]!);
+    if ((type === '0' || type === '\0') && member.test(name) && size >= 8192) {
+      tar[offset + 512 + Math.floor(size / 2)]! ^= 0xff;
+      writeFileSync(tarGz, gzipSync(tar));
+      expect(statSync(tarGz).size).toBeGreaterThan(0);
+      return name;
+    }
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`no member matching ${member} of at least 8 KiB in ${tarGz}`);
+}
