@@ -133,7 +133,15 @@ function checkTemplate(file: string, kind: 'sh' | 'markdown'): Offence[] {
     if (m.hash && m.hash.pairs.length > 0) report(m, `{{${helper} ...}} passes hash arguments`);
     if (kind === 'markdown') {
       if (isCall && !(TEMPLATE_HELPERS as readonly string[]).includes(helper)) report(m, `calls unknown helper "${helper}"`);
-      if (isCall && !['md', 'comment'].includes(helper)) report(m, `{{${helper} ...}} does not make markdown text`);
+      if (isCall && !['md', 'comment', 'mermaid'].includes(helper)) report(m, `{{${helper} ...}} does not make markdown text`);
+      if (helper === 'mermaid') {
+        // mermaid-escaped text is safe only inside a "..." label of a ```mermaid block.
+        const before = lines.slice(0, m.loc.start.line - 1);
+        const fence = before.filter((l) => /^```/.test(l)).pop();
+        const prefix = (lines[m.loc.start.line - 1] ?? '').slice(0, m.loc.start.column);
+        if (fence !== '```mermaid') report(m, '{{mermaid ...}} outside a ```mermaid block');
+        else if ((prefix.split('"').length - 1) % 2 !== 1) report(m, '{{mermaid ...}} outside a "..." label');
+      }
       if (!isCall && !RUNBOOK_BARE_PATHS.includes(helper)) report(m, `prints the bare value {{${helper}}}; use {{md ${helper}}}`);
       return;
     }
