@@ -127,7 +127,7 @@ find_safety_dump() {
     file="$(find "${STATE_DIR}/rolled-back" -mindepth 2 -maxdepth 2 -name safety-dump -type f | LC_ALL=C sort | tail -n 1)"
   fi
   [[ -n "${file}" ]] || fail "no safety dump is recorded in ${STATE_DIR} (phase 03-safety-backup has not run, or safetyBackup.pgDump is false)" \
-    "nothing to restore from; if you have another dump, restore it by hand with pg_restore"
+    "there is no dump to restore; if finalize replaced production, its pre-recovery data directory comes back with ${UNDO_CMD}"
   cat "${file}"
 }
 
@@ -140,7 +140,7 @@ restore_from_dump() {
     fail "the database name ${target_db} is longer than PostgreSQL's 63 bytes" "choose a shorter one: ${UNDO_CMD} --from-dump --into NAME"
   [[ -f "${dump}" && -f "${dump}.sha256" ]] || fail "the safety dump ${dump} (or its .sha256) is missing" "find the dump file, put it back at ${dump}, then run ${UNDO_CMD} --from-dump again"
   (cd "$(dirname "${dump}")" && sha256sum --check --status "$(basename "${dump}").sha256") ||
-    fail "the safety dump ${dump} does not match its sha256: it is damaged" "restore an intact copy of it by hand with pg_restore; this one cannot be trusted"
+    fail "the safety dump ${dump} does not match its sha256: it is damaged and will not be restored" "put an intact copy at ${dump} and run ${UNDO_CMD} --from-dump again; if finalize replaced production, its pre-recovery data directory comes back with ${UNDO_CMD}"
   prod_is_up || fail "production is not running: the dump is restored into a database of the running server" "start production, then run ${UNDO_CMD} --from-dump again"
   if database_exists "${target_db}"; then
     if [[ -f "${ledger}" ]] && grep -qxF -- "$(printf '%s\t%s' "${dump}" "${target_db}")" "${ledger}"; then

@@ -65,6 +65,8 @@ interface Variant {
   runtime: 'docker' | 'k8s';
   targetTime: string;
   s3Endpoint?: string;
+  /** Directories put first on PATH (a broken program for one case). */
+  pathFirst?: string[];
 }
 
 describe('fault matrix before finalize: production untouched, services restored', () => {
@@ -148,7 +150,8 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(stderr.join(''), 'compile output').toBe('');
     expect(code).toBe(0);
     const bundle = join(root, 'out', `fault-${v.name}`);
-    const env = cleanEnv({ PATH: `${blockers.binDir}:${standIns.binDir}:${process.env.PATH ?? ''}`, ...(v.s3Endpoint ? s3Env() : {}) });
+    const path = [...(v.pathFirst ?? []), blockers.binDir, standIns.binDir, process.env.PATH ?? ''].join(':');
+    const env = cleanEnv({ PATH: path, ...(v.s3Endpoint ? s3Env() : {}) });
     const script = (name: string, args: string[] = []): Promise<RunResult> =>
       run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
     return { bundle, workDir: join(root, `work-${v.name}`), script };
@@ -331,6 +334,41 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(result.stderr).toContain('next: never recover from a backup that ends after the target');
     expectNextCommand(result, /then run \.\/run\.sh again$/);
     expect(standIns.readCalls().length).toBe(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('an unexpected command failure (the Docker daemon gone while stopping services): the ERR trap names the phase, the command and where', async () => {
+    // docker answers `ps` but every `stop` fails as with a stopped daemon.
+    const brokenBin = join(root, 'broken-docker');
+    mkdirSync(brokenBin, { recursive: true });
+    writeFileSync(join(brokenBin, 'docker'), [
+      '#!/usr/bin/env bash',
+      'if [[ " $* " == *" stop "* ]]; then',
+      '  echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2',
+      '  exit 1',
+      'fi',
+      `exec ${join(standIns.binDir, 'docker')} "$@"`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const v = await compileVariant({ name: 'docker-down', archiveDir: pristine, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written, pathFirst: [brokenBin] });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('Cannot connect to the Docker daemon');
+    expect(result.stderr).toContain(`FAIL [02-stop-services] 02-stop-services: command failed (exit 1): docker compose -f ${join(root, 'compose.yml')} stop api celery`);
+    expect(result.stderr).toMatch(/FAIL \[02-stop-services\] {3}at common\.sh:\d+ run_logged < common\.sh:\d+ compose < 02-stop-services\.sh:\d+ record_and_stop < 02-stop-services\.sh:\d+ main/);
+    expect(result.stderr).toContain('FAIL [02-stop-services] next: read the messages above and fix the cause, then resume with ./run.sh (completed steps are skipped); or undo with ./rollback.sh');
+    expect(result.stderr).toContain('phase 02-stop-services failed');
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    expect(standIns.composeRunning()).toEqual(['api', 'celery']);
+    await expectProductionUntouched();
+
+    // The services were recorded before the failed stop: rollback starts exactly those.
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(changingCalls(calls)).toEqual([[...['docker', 'compose', '-f', join(root, 'compose.yml')], 'start', 'api', 'celery']]);
+    expect(standIns.composeRunning()).toEqual(['api', 'celery']);
     await expectProductionUntouched();
   }, 300_000);
 

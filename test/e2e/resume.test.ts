@@ -314,6 +314,41 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
     forgetRecoveredTimelines();
   }, 900_000);
 
+  it('7e. kill -9 right after the rename aside, before it was recorded, then dataDir reappears: the re-run refuses and says what to do; done, it completes', async () => {
+    // state_set aside-dir is the rename's record: stop just before it lands.
+    const gate = blockers.block('mv', [`${stateDir()}/values/aside-dir `]);
+    const first = startRun();
+    await gate.reached();
+    await killProcessGroup(first);
+    const aside = join(root, 'primary', `data.pre-pitr-${runId()}`);
+    expect(existsSync(join(aside, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(primary.dataDir)).toBe(false);
+    // Something creates the data directory again (an init script, a package upgrade...).
+    mkdirSync(primary.dataDir);
+    writeFileSync(join(primary.dataDir, 'PG_VERSION'), '15\n');
+
+    const refused = await script('run.sh', ['--yes']);
+    expect(refused.code, refused.stderr).toBe(1);
+    console.log(refused.stderr.split('\n').filter((l) => l.includes(' FAIL [')).join('\n'));
+    expect(refused.stderr).toContain(`both ${primary.dataDir} and ${aside} exist. ${aside} is production's data directory, renamed aside by this run`);
+    expect(refused.stderr).toContain(`next: look at ${primary.dataDir}; if it holds nothing you need, move it away (mv ${primary.dataDir} ${primary.dataDir}.unexpected), then resume with ./run.sh`);
+    expect(refused.stderr).toContain('phase 08-finalize failed');
+    expect(existsSync(join(aside, 'PG_VERSION')), 'nothing was moved').toBe(true);
+
+    // The operator does what it says.
+    await run('mv', [primary.dataDir, `${primary.dataDir}.unexpected`]);
+    const rerun = await script('run.sh', ['--yes']);
+    expect(rerun.code, rerun.stderr.slice(-5000)).toBe(0);
+    expect(rerun.stderr).toContain('(renamed before an interruption)');
+    expect(await captureAppState(server(), scenario.db)).toEqual(scenario.expected);
+
+    const rollback = await script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    await expectPreRecoveryProduction();
+    forgetRecoveredTimelines();
+    rmSync(`${primary.dataDir}.unexpected`, { recursive: true });
+  }, 900_000);
+
   it('7d. kill -9 during finalize at the same moment: rollback.sh restores production exactly', async () => {
     const calls = standIns.readCalls().length;
     const gate = blockers.block('mv', [`-T -- ${workDir}/data ${primary.dataDir} `]);

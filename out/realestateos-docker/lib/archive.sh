@@ -9,7 +9,7 @@
 # ---------------------------------------------------------------- objects
 # The aws CLI that the PostgreSQL user can run too (restore_command runs as that user).
 aws_bin() {
-  if [[ -x /usr/bin/aws ]]; then printf '%s\n' /usr/bin/aws; else command -v aws || fail "aws CLI not found" "apt-get install awscli"; fi
+  if [[ -x /usr/bin/aws ]]; then printf '%s\n' /usr/bin/aws; else command -v aws || fail "aws CLI not found" "install it (Debian: apt-get install awscli), then run ${RESUME_CMD} again"; fi
 }
 
 aws_cli() {
@@ -174,7 +174,7 @@ snapshot_wal_listing() {
   raw_file="$(state_file wal-raw.txt)"
   logical_file="$(state_file wal-logical.txt)"
   archive_list "${WAL_PREFIX}" >"${raw_file}.tmp" ||
-    fail "cannot list the WAL archive at $(archive_describe "${WAL_PREFIX}")" "check the archive location, credentials (AWS_* variables or profile) and endpoint"
+    fail "cannot list the WAL archive at $(archive_describe "${WAL_PREFIX}"). Nothing was changed." "check the archive location, credentials (AWS_* variables or profile) and endpoint, then run ${RESUME_CMD} again"
   mv -f "${raw_file}.tmp" "${raw_file}"
   suffix="$(wal_object_suffix)"
   while IFS= read -r name; do
@@ -224,7 +224,7 @@ latest_xact_time_us() {
   dir="$(mktemp -d "${STATE_DIR}/waldump.XXXXXX")"
   if ! retry 3 2 fetch_wal_file "$1" "${dir}/$1"; then
     rm -rf "${dir}"
-    fail "cannot fetch WAL segment $1 from $(archive_describe "${WAL_PREFIX}")" "check the archive and the network"
+    fail "cannot fetch WAL segment $1 from $(archive_describe "${WAL_PREFIX}")" "check the archive and the network, then run ${RESUME_CMD} again"
   fi
   # pg_waldump stops with an error at the end of the written WAL; its records are what count.
   newest="$(TZ=UTC "${waldump}" --path="${dir}" --rmgr=Transaction "$1" 2>/dev/null |

@@ -225,14 +225,21 @@ run_logged() {
   "$@"
 }
 
+# on_error STATUS COMMAND ARGS: the ERR trap. Names the phase, the command (a function's
+# "$@" shown as the words it ran) and where it failed, from the failing line up to main.
 on_error() {
-  local status="$1" file="$2" line="$3" command="$4"
-  log_fail "${PHASE_NAME}: command failed (exit ${status}) at ${file##*/} line ${line}: ${command}"
+  local status="$1" command="$2" args="$3" where="" i
+  if [[ "${command}" == *'"$@"'* && -n "${args}" ]]; then command="${command//\"\$@\"/${args% }}"; fi
+  for ((i = 1; i < ${#FUNCNAME[@]}; i++)); do
+    where+="${where:+ < }${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]} ${FUNCNAME[i]}"
+  done
+  log_fail "${PHASE_NAME}: command failed (exit ${status}): ${command}"
+  log_fail "  at ${where}"
   log_fail "next: read the messages above and fix the cause, then resume with ${RESUME_CMD} (completed steps are skipped); or undo with ${UNDO_CMD}"
 }
 
 install_traps() {
-  trap 'on_error "$?" "${BASH_SOURCE[0]:-$0}" "${LINENO}" "${BASH_COMMAND}"' ERR
+  trap 'on_error "$?" "${BASH_COMMAND}" "$(printf "%q " "$@")"' ERR
 }
 
 # ---------------------------------------------------------------- arguments
@@ -548,7 +555,7 @@ verify_bundle() {
   if ! (cd "${BUNDLE_DIR}" && sha256sum --check --strict --quiet SHA256SUMS >/dev/null 2>&1); then
     log_fail "SHA256SUMS does not match the files in ${BUNDLE_DIR}: they were changed after they were compiled and reviewed"
     (cd "${BUNDLE_DIR}" && sha256sum --check --strict --quiet SHA256SUMS 2>&1 | head -n 5) >&2 || true
-    log_fail "next: copy the reviewed bundle again (pitr compile / pitr bundle); do not edit generated scripts"
+    log_fail "next: do not edit generated scripts; copy the reviewed bundle to this host again (pitr bundle PLAN, then sha256sum -c NAME.tar.gz.sha256 && tar -xzf NAME.tar.gz), then run ./${0##*/} again"
     exit "${EXIT_TAMPERED}"
   fi
 }

@@ -20,7 +20,7 @@ count_rows() {
     count="$("${psql_fn}" -v t="${table}" -f - <<'SQL'
 SELECT count(*) FROM :"t";
 SQL
-)" || fail "cannot count rows of table ${table}" "check verify.rowCounts in the plan (the table must exist in ${PG_DATABASE})"
+)" || fail "cannot count rows of table ${table} in ${PG_DATABASE}" "$(recompile_then "verify.rowCounts (every table must exist in ${PG_DATABASE})")"
     printf '%s\t%s\n' "${table}" "${count}"
   done
 }
@@ -31,7 +31,7 @@ main() {
     log_info "already done: pre-recovery state recorded at $(cat "${STATE_DIR}/done/01-assess")"
     return 0
   fi
-  prod_is_up || fail "cannot connect to the production server" "start it and re-run"
+  prod_is_up || fail "cannot connect to the production server (host ${PG_HOST}, port ${PG_PORT}, database ${PG_DATABASE})" "start production, then resume with ${RESUME_CMD}"
   count_rows prod_psql >"$(state_file pre-row-counts.tsv)"
   prod_psql -F $'\t' -f - >"$(state_file pre-server.tsv)" <<'SQL'
 SELECT 'database_size', pg_size_pretty(pg_database_size(current_database()))

@@ -21,7 +21,7 @@ count_rows() {
     count="$("${psql_fn}" -v t="${table}" -f - <<'SQL'
 SELECT count(*) FROM :"t";
 SQL
-)" || fail "cannot count rows of table ${table}" "check verify.rowCounts in the plan (the table must exist in ${PG_DATABASE})"
+)" || fail "cannot count rows of table ${table} in ${PG_DATABASE}" "$(recompile_then "verify.rowCounts (every table must exist in ${PG_DATABASE})")"
     printf '%s\t%s\n' "${table}" "${count}"
   done
 }

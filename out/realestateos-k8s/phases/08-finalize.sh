@@ -84,8 +84,8 @@ move_production_aside() {
   if step_done moved-aside; then log_info "production data already at ${aside}"; return 0; fi
   if [[ -e "${aside}" ]]; then
     [[ ! -e "${PG_DATA_DIR}" ]] ||
-      fail "both ${PG_DATA_DIR} and ${aside} exist: refusing to overwrite ${aside} (it may hold data). Production is stopped." \
-        "compare the two by hand; move the one that is not production's data away (mv ${aside} <elsewhere>), then resume with ${RESUME_CMD}; or undo with ${UNDO_CMD}"
+      fail "both ${PG_DATA_DIR} and ${aside} exist. ${aside} is production's data directory, renamed aside by this run (its name carries this run's id) before the run was interrupted; ${PG_DATA_DIR} appeared after that (something created it again). Neither is touched; production is stopped." \
+        "look at ${PG_DATA_DIR}; if it holds nothing you need, move it away (mv ${PG_DATA_DIR} ${PG_DATA_DIR}.unexpected), then resume with ${RESUME_CMD} (finalize continues) or undo with ${UNDO_CMD} (it puts ${aside} back)"
     log_info "production data already at ${aside} (renamed before an interruption)"
   else
     [[ -f "${PG_DATA_DIR}/PG_VERSION" ]] ||
