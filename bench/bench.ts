@@ -62,6 +62,15 @@ async function timeCompile(root: string, runs: number): Promise<CompileTiming[]>
     log(`compile cold (${flags.join(' ') || 'with shellcheck'}): median ${(median(samples) / 1000).toFixed(2)} s`);
     timings.push({ label, samplesMs: samples });
   }
+  // References: node's own start-up, and the CLI loading every module without compiling.
+  for (const [label, args] of [
+    ["node -e ''", ['-e', '']],
+    ['node bin/pitr.js --version', [join(REPO_DIR, 'bin', 'pitr.js'), '--version']],
+  ] as const) {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i += 1) samples.push(await timeCommand(process.execPath, [...args]));
+    timings.push({ label, samplesMs: samples, reference: true });
+  }
   return timings;
 }
 
@@ -203,18 +212,36 @@ async function main(): Promise<number> {
     await killStrays(root);
     if (process.env.PITR_E2E_KEEP !== '1') await rm(root, { recursive: true, force: true });
   };
+  // What has been measured so far: an interrupted bench still writes its report.
+  const samples: Sample[] = [];
+  const errors: string[] = [];
+  let compile: CompileTiming[] = [];
+  let machine: Machine | undefined;
+  let workload: Workload | undefined;
+  const writeReport = async (note?: string) => {
+    if (!machine || !workload) return;
+    machine.loadAfter = await uptime();
+    const text = renderReport({ machine, workload, options, samples, compile, totalMs: now() - started, errors, note });
+    await writeBenchmarks(outFile, text);
+    process.stdout.write(`\n${text}\n`);
+    log(`wrote ${outFile}`);
+  };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       log(`${signal}: stopping`);
-      void cleanup().finally(() => process.exit(130));
+      errors.push(`the bench was interrupted by ${signal}; the samples above are those finished before it`);
+      void writeReport(`Interrupted by ${signal}: incomplete.`)
+        .catch((error: unknown) => log(`report: ${String(error)}`))
+        .then(cleanup)
+        .finally(() => process.exit(130));
     });
   }
 
   try {
-    const compile = await timeCompile(root, intFromEnv('BENCH_COMPILE_RUNS', 3, 0));
-    const machine = await describeMachine(loadBefore);
+    compile = await timeCompile(root, intFromEnv('BENCH_COMPILE_RUNS', 3, 0));
+    machine = await describeMachine(loadBefore);
     log(`aws --version as postgres: ${machine.awsStartupMs.map(seconds).join(', ')} s`);
-    const workload = await buildWorkload(root, options);
+    workload = await buildWorkload(root, options);
     machine.awsCopyMs = await timeOneAwsCopy(root, workload);
     log(`one aws s3 cp of a segment: ${machine.awsCopyMs.map(seconds).join(', ')} s`);
     const bulk = await timeBulkAwsCopy(root, workload);
@@ -231,8 +258,6 @@ async function main(): Promise<number> {
         local: await compileBundle(root, REPO_DIR, workload, 'local', options.parallelism),
       },
     };
-    const samples: Sample[] = [];
-    const errors: string[] = [];
     for (let runIndex = 1; runIndex <= options.runs; runIndex += 1) {
       for (const method of options.methods) {
         try {
@@ -244,11 +269,7 @@ async function main(): Promise<number> {
         }
       }
     }
-    machine.loadAfter = await uptime();
-    const text = renderReport({ machine, workload, options, samples, compile, totalMs: now() - started, errors });
-    await writeBenchmarks(outFile, text);
-    process.stdout.write(`\n${text}\n`);
-    log(`wrote ${outFile}`);
+    await writeReport();
     return errors.length > 0 ? 1 : 0;
   } finally {
     await cleanup();
