@@ -74,6 +74,15 @@ async function timeCompile(root: string, runs: number): Promise<CompileTiming[]>
   return timings;
 }
 
+/** The commit the generated scripts come from, and whether templates/ or src/ had uncommitted changes. */
+async function gitDescription(): Promise<string> {
+  const head = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, allowFailure: true });
+  const dirty = await run('git', ['status', '--porcelain', '--', 'src', 'templates'], { cwd: REPO_DIR, allowFailure: true });
+  if (head.code !== 0) return 'unknown (not a git checkout)';
+  const changed = dirty.stdout.trim() === '' ? 'clean' : 'with uncommitted changes in src/ or templates/';
+  return `${head.stdout.trim()} (${changed})`;
+}
+
 async function describeMachine(loadBefore: string): Promise<Machine> {
   const cpuList = cpus();
   const firstLine = async (command: string, args: string[]) => {
@@ -91,6 +100,7 @@ async function describeMachine(loadBefore: string): Promise<Machine> {
     aws: await firstLine(AWS_CLI, ['--version']),
     pgbackrest: (await firstLine(PGBACKREST, ['version'])).replace(/^pgBackRest /, ''),
     node: process.version,
+    commit: await gitDescription(),
     loadBefore,
     loadAfter: '',
     awsStartupMs,

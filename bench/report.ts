@@ -22,6 +22,8 @@ export interface Machine {
   aws: string;
   pgbackrest: string;
   node: string;
+  /** The pitr-plan commit the scripts were compiled from. */
+  commit: string;
   loadBefore: string;
   loadAfter: string;
   awsStartupMs: number[];
@@ -187,6 +189,7 @@ export function renderReport(report: Report): string {
     `- ${machine.aws}`,
     `- pgBackRest ${machine.pgbackrest}`,
     `- node ${machine.node}`,
+    `- pitr-plan: commit ${machine.commit}`,
     `- load (uptime) before: \`${machine.loadBefore}\``,
     `- load (uptime) after: \`${machine.loadAfter}\``,
     `- \`aws --version\` as postgres (Python start-up alone): median ${seconds(median(machine.awsStartupMs))} s (${machine.awsStartupMs.map(seconds).join(', ')})`,
