@@ -25,7 +25,7 @@
 // pid (never restarted). The rest of the data directory (WAL, pg_control, statistics) is
 // rewritten by the running server itself and cannot be compared while it serves.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -372,13 +372,55 @@ describe('fault matrix before finalize: production untouched, services restored'
     await expectProductionUntouched();
   }, 300_000);
 
+  // Last: it finalizes (then rolls back), so production's postmaster changes.
+  it('a WAL segment lost from staging and archive during replay: restore_command exits 126, PostgreSQL stops, its log is diagnosed; put back, ./run.sh resumes and completes', async () => {
+    const archiveDir = await archiveCopy('lost-in-replay');
+    const start = scenario.backups.b1!.startWalFile;
+    const segments = readdirSync(join(archiveDir, 'wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+    const segment = segments[segments.indexOf(start) + 2]!;
+    const v = await compileVariant({ name: 'lost-in-replay', archiveDir, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written });
+    const calls = standIns.readCalls().length;
+
+    // Hold the side instance's start; meanwhile the segment goes from staging and archive.
+    const gate = blockers.block('runuser', [`-l ${v.workDir}/side-instance.log `, ' start ']);
+    const running = v.script('run.sh', ['--yes']);
+    await gate.reached();
+    const keptAside = join(root, `lost-${segment}`);
+    renameSync(join(archiveDir, 'wal', segment), keptAside);
+    rmSync(join(v.workDir, 'wal-staging', segment));
+    gate.release();
+    const result = await running;
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 06-recover failed');
+    expect(result.stderr).toContain('diagnosis: the restore_command could not fetch a WAL file from the archive');
+    expect(result.stderr).toMatch(new RegExp(`server log: .*(could not restore file "${segment}" from archive|FAIL \\[restore_command\\] could not fetch ${segment})`));
+    expect(result.stderr).toContain('meaning: the archive failed while PostgreSQL needed that file');
+    expect(result.stderr).toContain(`next: fix access to ${archiveDir}/wal/, then resume with ./run.sh (the side instance starts again and replays from where it was)`);
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    await expectProductionUntouched();
+
+    // The fix: the segment is back. The resumed run starts the side instance again.
+    renameSync(keptAside, join(archiveDir, 'wal', segment));
+    const resumed = await v.script('run.sh', ['--yes']);
+    expect(resumed.code, resumed.stderr.slice(-5000)).toBe(0);
+    expect(resumed.stderr).toContain('already done: 05-configure');
+    expect(resumed.stderr).toContain('paused at the target');
+    expect(await captureAppState(server(), scenario.db)).toEqual(scenario.expected);
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(await captureAppState(server(), scenario.db)).toEqual(scenario.final);
+    expect(await relationManifest(server(), primary.dataDir, scenario.db)).toEqual(before);
+    expectComposeRestored(calls, true);
+  }, 600_000);
+
   /** docker: exactly the recorded services were stopped, then started again. */
-  function expectComposeRestored(callsBefore: number): void {
+  function expectComposeRestored(callsBefore: number, finalizedThenRolledBack = false): void {
     const compose = ['docker', 'compose', '-f', join(root, 'compose.yml')];
-    expect(changingCalls(callsBefore)).toEqual([
-      [...compose, 'stop', 'api', 'celery'],
-      [...compose, 'start', 'api', 'celery'],
-    ]);
+    const cycle = [[...compose, 'stop', 'api', 'celery'], [...compose, 'start', 'api', 'celery']];
+    // A finalized run restarts the services; rolling it back stops and starts them again.
+    expect(changingCalls(callsBefore)).toEqual(finalizedThenRolledBack ? [...cycle, ...cycle] : cycle);
     expect(standIns.composeRunning()).toEqual(['api', 'celery']);
   }
 });

@@ -642,7 +642,7 @@ diagnose_log() {
     "${UNDO_CMD}, then choose an older backup (source.backup) or a later target and recompile the plan"
   diagnosis "${text}" 'could not restore file "[^"]*" from archive|FAIL \[restore_command\]' \
     "the restore_command could not fetch a WAL file from the archive" \
-    "the archive endpoint failed while PostgreSQL needed that file (network, credentials or a damaged object); PostgreSQL stopped rather than end recovery early at the wrong point" \
+    "the archive endpoint failed while PostgreSQL needed that file (network, credentials or a damaged object); PostgreSQL stopped rather than end recovery early at the wrong point (it words restore-wal.sh's deliberate exit 126 as \"command not executable\")" \
     "fix access to $(archive_where), then resume with ${RESUME_CMD} (the side instance starts again and replays from where it was)"
   diagnosis "${text}" 'WAL ends before end of online backup|WAL ends before consistent recovery point' \
     "the WAL written during the base backup is incomplete" \
