@@ -1,0 +1,113 @@
+/**
+ * The small helpers of the generated lib/common.sh that progress lines and the run
+ * summary use (format_duration, format_bytes, progress_due), executed by bash from a
+ * freshly compiled example plan.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilePlan } from '../../src/compile/compile-plan.js';
+import { loadTemplates } from '../../src/compile/render.js';
+import { TEMPLATES_DIR } from '../../src/paths.js';
+import { loadExamplePlan, makeTempDir, removeTempDirs } from './compiler-helpers.js';
+
+let bundle = '';
+
+beforeAll(() => {
+  bundle = makeTempDir('pitr-helpers-');
+  const files = compilePlan(loadExamplePlan('realestateos-docker'), loadTemplates(TEMPLATES_DIR), '0.0.0-test');
+  for (const [path, content] of files) {
+    mkdirSync(dirname(join(bundle, path)), { recursive: true });
+    writeFileSync(join(bundle, path), content);
+  }
+});
+
+afterAll(() => {
+  removeTempDirs();
+});
+
+/** Runs SCRIPT in bash after sourcing lib/common.sh under set -Eeuo pipefail, as the scripts do. */
+function bash(script: string, env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync('bash', ['-c', `set -Eeuo pipefail\nsource lib/common.sh\n${script}`], {
+    cwd: bundle,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+  });
+}
+
+/** Applies FUNCTION (format_duration or format_bytes) to each input; one result a line. */
+function formatEach(fn: string, inputs: string[]): string[] {
+  const script = `for x in "$@"; do ${fn} out "$x"; printf '%s\\n' "$out"; done`;
+  return execFileSync('bash', ['-c', `set -Eeuo pipefail\nsource lib/common.sh\n${script}`, 'bash', ...inputs], {
+    cwd: bundle,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .slice(0, -1);
+}
+
+describe('format_duration', () => {
+  it('writes seconds, minutes with seconds, hours with minutes', () => {
+    const inputs = ['0', '7', '59', '60', '65', '3599', '3600', '3720', '90061'];
+    expect(formatEach('format_duration', inputs)).toEqual(['0s', '7s', '59s', '1m00s', '1m05s', '59m59s', '1h00m', '1h02m', '25h01m']);
+  });
+
+  it('drops a fraction and reads anything else as 0', () => {
+    expect(formatEach('format_duration', ['12.7', '3,5', '', 'x', '-3', '$(date)'])).toEqual(['12s', '3s', '0s', '0s', '0s', '0s']);
+  });
+
+  it('sets the named variable even when it shares a name with the caller\'s own locals', () => {
+    expect(bash('f() { local d=""; format_duration d 65; printf "%s" "$d"; }; f')).toBe('1m05s');
+  });
+});
+
+describe('format_bytes', () => {
+  it('writes bytes below 1 KiB, then one rounded decimal in binary units', () => {
+    const inputs = ['0', '512', '1023', '1024', '1536', '3565158', '1288490189', '1048575', '1073741823', '1099511627776', '9223372036854775807'];
+    expect(formatEach('format_bytes', inputs)).toEqual([
+      '0 B',
+      '512 B',
+      '1023 B',
+      '1.0 KiB',
+      '1.5 KiB',
+      '3.4 MiB',
+      '1.2 GiB',
+      '1.0 MiB',
+      '1.0 GiB',
+      '1.0 TiB',
+      '8.0 EiB',
+    ]);
+  });
+
+  it('reads anything that is not a number as 0', () => {
+    expect(formatEach('format_bytes', ['', 'x', '-5', '1e9'])).toEqual(['0 B', '0 B', '0 B', '0 B']);
+  });
+
+  it('runs no external program: a thousand calls with an empty PATH still work', () => {
+    expect(bash('PATH=; for ((i = 0; i < 1000; i++)); do format_bytes b "$((i * 4096))"; format_duration d "$i"; done; printf "%s %s" "$b" "$d"')).toBe(
+      '3.9 MiB 16m39s',
+    );
+  });
+});
+
+describe('progress_due', () => {
+  it('is due on the first call for a key, then only after the interval', () => {
+    const out = bash(`
+      r() { if progress_due "$@"; then printf 'y'; else printf 'n'; fi; }
+      r staging 1; r staging 1; r replay 1; r replay 1; r '' 1
+      sleep 1.1
+      r staging 1; r staging 1; r replay 5
+    `);
+    expect(out).toBe('ynynyyny'.slice(0, 5) + 'yn' + 'n');
+  });
+
+  it('falls back to whole seconds when EPOCHREALTIME is not available', () => {
+    const out = bash(`
+      unset EPOCHREALTIME
+      r() { if progress_due "$@"; then printf 'y'; else printf 'n'; fi; }
+      r k 1; r k 1; SECONDS=$((SECONDS + 2)); r k 1
+    `);
+    expect(out).toBe('yny');
+  });
+});
