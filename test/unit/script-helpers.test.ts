@@ -4,23 +4,14 @@
  * freshly compiled example plan.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compilePlan } from '../../src/compile/compile-plan.js';
-import { loadTemplates } from '../../src/compile/render.js';
-import { TEMPLATES_DIR } from '../../src/paths.js';
-import { loadExamplePlan, makeTempDir, removeTempDirs } from './compiler-helpers.js';
+import { removeTempDirs } from './compiler-helpers.js';
+import { writeCompiledExample } from './script-bundle.js';
 
 let bundle = '';
 
 beforeAll(() => {
-  bundle = makeTempDir('pitr-helpers-');
-  const files = compilePlan(loadExamplePlan('realestateos-docker'), loadTemplates(TEMPLATES_DIR), '0.0.0-test');
-  for (const [path, content] of files) {
-    mkdirSync(dirname(join(bundle, path)), { recursive: true });
-    writeFileSync(join(bundle, path), content);
-  }
+  bundle = writeCompiledExample();
 });
 
 afterAll(() => {
