@@ -11,11 +11,18 @@ import { runResolve } from './commands/resolve.js';
 import { runValidate } from './commands/validate.js';
 import { InternalError, PlanError, UsageError } from './plan/findings.js';
 import { compilerVersion } from './paths.js';
+import { colourEnabled, styleText } from './terminal-style.js';
+
+/** A stream's writer: plain text, or its terminal form when colour is on for that stream (terminal-style.ts). */
+function writerFor(stream: NodeJS.WriteStream): (text: string) => void {
+  const colour = colourEnabled({ isTTY: stream.isTTY, env: process.env });
+  return colour ? (text) => stream.write(styleText(text)) : (text) => stream.write(text);
+}
 
 const io = {
   readFile: (file: string) => readFileSync(file, 'utf8'),
-  stdout: (text: string) => process.stdout.write(text),
-  stderr: (text: string) => process.stderr.write(text),
+  stdout: writerFor(process.stdout),
+  stderr: writerFor(process.stderr),
 };
 
 function buildProgram(setExit: (code: number) => void): Command {
@@ -84,18 +91,18 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`pitr: ${error.message}\n`);
+      io.stderr(`pitr: ${error.message}\n`);
       return 2;
     }
     if (error instanceof PlanError) {
-      process.stderr.write(`${error.message}\n`);
+      io.stderr(`${error.message}\n`);
       return 1;
     }
     if (error instanceof InternalError) {
-      process.stderr.write(`pitr: ${error.message}\n`);
+      io.stderr(`pitr: ${error.message}\n`);
       return 2;
     }
-    process.stderr.write(`pitr: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    io.stderr(`pitr: internal error: ${(error as Error).stack ?? String(error)}\n`);
     return 2;
   }
 }
