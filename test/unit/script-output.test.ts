@@ -155,6 +155,25 @@ describe('run.sh summary table', () => {
     expect(lines.at(-1)).toMatch(/ FAIL \[run\] next: /);
   });
 
+  it('a run killed inside a phase still prints the table, with that phase interrupted', () => {
+    const killed = writeCompiledExample();
+    for (const phase of PHASES) stubPhase(killed, phase, phase === '02-stop-services' ? 'kill -TERM "${PPID}"; sleep 1' : '');
+    const result = run('bash', [join(killed, 'run.sh'), '--yes', '--state-dir', state()], { env: env() });
+    // bash runs the EXIT trap, then dies of the same signal: no exit status.
+    expect(result.status).toBeNull();
+    const table = summaryTable(result.stderr);
+    expect(table['01-assess']![0]).toBe('ran');
+    expect(table['02-stop-services']).toEqual(['interrupted', '-']);
+    expect(table['03-safety-backup']).toEqual(['not reached', '-']);
+  });
+
+  it('a refusal before any phase ran prints no table: the next command stays last', () => {
+    const result = run('bash', [join(bundle, 'run.sh'), '--yes', '--from', 'fetch', '--state-dir', state()], { env: env() });
+    expect(result.status).toBe(1);
+    expect(result.stderr).not.toContain('summary:');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/ FAIL \[run\] next: run \.\/run\.sh without --from$/);
+  });
+
   it('is coloured on a terminal (a symbol per outcome) and plain with NO_COLOR', () => {
     const command = (dir: string) => `bash ${join(failing, 'run.sh')} --yes --state-dir ${dir}`;
     const coloured = onTerminal(command(state()), env({ TERM: 'xterm' }));
