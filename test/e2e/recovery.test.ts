@@ -6,7 +6,7 @@
 // s3rver and read through the real aws CLI (pg_basebackup layout, gzip WAL, k8s).
 // The server runs in Asia/Tokyo and the plan writes the target with -05:00.
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -126,6 +126,23 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
   const runScript = (script: string, args: string[] = []) =>
     run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
 
+  /**
+   * The table run.sh and drill.sh end with: these rows in this order, each with its
+   * outcome and a duration (7s, 1m05s, 1h02m), then the total wall time; the same rows
+   * are in the run log.
+   */
+  const expectSummary = (stderr: string, runLog: string, rows: [string, string][]) => {
+    const duration = '\\d+s|\\d+m\\d\\ds|\\d+h\\d\\dm';
+    const lines = stderr.split('\n');
+    const start = lines.findIndex((l) => / INFO \[(run|drill)\] summary:$/.test(l));
+    expect(start, stderr.slice(-3000)).toBeGreaterThan(-1);
+    const table = lines.slice(start + 1, start + rows.length + 3);
+    expect(table[0]).toMatch(/^ {2}phase +outcome +duration$/);
+    rows.forEach(([phase, outcome], i) => expect(table[i + 1]).toMatch(new RegExp(`^  ${phase} +${outcome} +(${duration})$`)));
+    expect(table.at(-1)).toMatch(new RegExp(`^  total wall time +(${duration})$`));
+    for (const row of table) expect(runLog).toContain(`] ${row}\n`);
+  };
+
   it('drill.sh rehearses the recovery and leaves production and services untouched', async () => {
     const pidBefore = await primary.postmasterPid();
     const result = await runScript('drill.sh');
@@ -133,6 +150,8 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
     expect(result.stderr).toContain(`base backup: ${scenario.expectedBackupId} `);
     expect(result.stderr).toContain('paused at the target');
     expect(result.stderr).toContain('verification passed');
+    const drillPhases = ['00-preflight', '01-assess', '04-fetch', '05-configure', '06-recover', '07-verify', 'teardown'];
+    expectSummary(result.stderr, readFileSync(join(bundle, 'state', 'drill', 'run.log'), 'utf8'), drillPhases.map((p) => [p, 'ran']));
     expect(await primary.postmasterPid()).toBe(pidBefore);
     expect(await captureAppState(primary, scenario.db)).toEqual(scenario.final);
     const changing = standIns.readCalls().filter((call) => call.some((w) => ['stop', 'start', 'scale'].includes(w)));
@@ -144,6 +163,12 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
   it('run.sh --yes brings production back to exactly the target, old data kept aside', async () => {
     const result = await runScript('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
+    const phases = ['00-preflight', '01-assess', '02-stop-services', '03-safety-backup', '04-fetch', '05-configure', '06-recover', '07-verify', '08-finalize'];
+    expectSummary(result.stderr, readFileSync(join(bundle, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'ran']));
+    // Run again: nothing left to do, every phase already done with the duration it took.
+    const again = await runScript('run.sh', ['--yes']);
+    expect(again.code, again.stderr.slice(-4000)).toBe(0);
+    expectSummary(again.stderr, readFileSync(join(bundle, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'already done']));
     const server = { socketDir: primary.socketDir, port: primary.port };
     expect(await captureAppState(server, scenario.db)).toEqual(scenario.expected);
 
