@@ -1,0 +1,153 @@
+// Live progress and pipelined WAL staging on a real recovery: the background stager
+// (bulk `aws s3 cp --recursive` transfers from s3rver; file-by-file copies from a local
+// gzip archive) stages exactly the needed WAL while the base backup is extracted and
+// replayed; drill.sh prints staging and replay progress that reaches 100%, without
+// flooding; teardown leaves no stager behind.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCompile } from '../../src/commands/compile.js';
+import {
+  cleanEnv,
+  cleanupHarnessRoot,
+  createHarnessRoot,
+  freePort,
+  installStandIns,
+  run,
+  s3Env,
+  startPrimary,
+  startS3rver,
+  uploadArchive,
+  buildIncidentScenario,
+  type Primary,
+  type Scenario,
+} from './harness.js';
+
+interface Case {
+  title: string;
+  source: 'local' | 's3';
+  /** What the stager's log says about how it fetched. */
+  stagerWay: RegExp;
+}
+
+const CASES: Case[] = [
+  { title: 'S3 (s3rver), gzip WAL: bulk transfers', source: 's3', stagerWay: /staging \d+ files with 1 bulk transfer\(s\)/ },
+  { title: 'local archive, gzip WAL: file by file', source: 'local', stagerWay: /fetching \d+ files one by one, 4 at a time/ },
+];
+
+const BUCKET = 'pitr-e2e-progress';
+const SEGMENTS_BEFORE_TARGET = 30;
+
+function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
+  const { root, primary, scenario } = ctx;
+  const source = c.source === 'local'
+    ? { kind: 'local', path: primary.archiveDir }
+    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
+  return {
+    version: 1,
+    name: 'progress',
+    description: `progress: ${c.title}`,
+    target: { time: scenario.target.written, inclusive: false },
+    postgres: {
+      version: 15,
+      database: scenario.db,
+      dataDir: primary.dataDir,
+      osUser: 'postgres',
+      port: primary.port,
+      host: primary.socketDir,
+      binDir: '/usr/lib/postgresql/15/bin',
+      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    },
+    source: { ...source, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'gzip' } },
+    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4 },
+    runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api'] } },
+    safetyBackup: { dir: join(root, 'safety'), pgDump: false },
+    verify: { rowCounts: ['accounts', 'events'] },
+  };
+}
+
+/** Names in the needed list the drill's preflight wrote (segments and history files). */
+function neededNames(stateDir: string): string[] {
+  return readFileSync(join(stateDir, 'drill', 'values', 'wal-needed.txt'), 'utf8').split('\n').filter(Boolean).sort();
+}
+
+describe.each(CASES)('WAL staging and progress: $title', (c) => {
+  let root: string;
+  let bundle: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    root = await createHarnessRoot();
+    const primary = await startPrimary({ root, timezone: 'UTC', walCompression: 'gzip' });
+    const scenario = await buildIncidentScenario(primary, { layout: 'tarball', segmentsBeforeTarget: SEGMENTS_BEFORE_TARGET });
+    let endpoint: string | undefined;
+    if (c.source === 's3') {
+      endpoint = (await startS3rver({ root })).endpoint;
+      await uploadArchive(endpoint, BUCKET, primary.archiveDir);
+    }
+    const standIns = installStandIns(root);
+    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
+    standIns.setComposeRunning(['api']);
+    const planDir = join(root, 'plans');
+    mkdirSync(planDir, { recursive: true });
+    const planFile = join(planDir, 'progress.yaml');
+    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
+    const out = join(root, 'out');
+    const stderr: string[] = [];
+    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
+    expect(stderr.join(''), 'compile output').toBe('');
+    expect(code).toBe(0);
+    bundle = join(out, 'progress');
+    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+  }, 300_000);
+
+  afterAll(async () => {
+    await cleanupHarnessRoot(root);
+  }, 120_000);
+
+  it('drill.sh stages exactly the needed WAL in the background and reports progress to 100%', async () => {
+    const stateDir = join(root, 'state');
+    const drill = await run('bash', [join(bundle, 'drill.sh'), '--keep', '--state-dir', stateDir], { env, allowFailure: true, timeoutMs: 600_000 });
+    expect(drill.code, drill.stderr.slice(-4000)).toBe(0);
+    const out = drill.stderr;
+
+    // The stager was started before the base backup was extracted.
+    const started = out.indexOf('WAL staging runs in the background');
+    const extracting = out.indexOf('extracting ');
+    expect(started).toBeGreaterThan(-1);
+    expect(started).toBeLessThan(extracting);
+
+    // Staging progress: files and bytes of the total, reaching 100%.
+    const needed = neededNames(stateDir);
+    expect(needed.length).toBeGreaterThan(SEGMENTS_BEFORE_TARGET);
+    const staging = out.split('\n').filter((l) => l.includes('WAL staging: '));
+    expect(staging.length).toBeGreaterThan(0);
+    expect(staging.every((l) => /WAL staging: \d+\/\d+ files, [\d.]+ (B|KiB|MiB|GiB) of [\d.]+ (B|KiB|MiB|GiB) \(\d+%\), elapsed \d+/.test(l))).toBe(true);
+    expect(out).toMatch(new RegExp(`WAL staging: ${needed.length}/${needed.length} files, .* \\(100%\\).*; complete`));
+
+    // Replay progress ends at the pause, said as 100%.
+    expect(out).toMatch(/replay: paused at the target \(100%\): replayed up to [0-9A-F]+\/[0-9A-F]+, last transaction \d{4}-/);
+    // Lines every few seconds, not every poll (0.5 s).
+    const replayLines = out.split('\n').filter((l) => /replay: at [0-9A-F]+\/[0-9A-F]+ \(\d+%\)/.test(l));
+    const seconds = drill.durationMs / 1000;
+    expect(replayLines.length).toBeLessThanOrEqual(Math.ceil(seconds / 5) + 1);
+
+    // Exactly the needed files were staged, by the way this source stages them.
+    const stagingDir = join(root, 'work', 'wal-staging');
+    const staged = readdirSync(stagingDir).filter((n) => !n.startsWith('.')).sort();
+    expect(staged).toEqual(needed);
+    expect(existsSync(join(stagingDir, '.complete'))).toBe(true);
+    expect(existsSync(join(stagingDir, '.incoming'))).toBe(false);
+    const stagerLog = readFileSync(join(stagingDir, '.stager.log'), 'utf8');
+    expect(stagerLog).toMatch(c.stagerWay);
+    expect(stagerLog).toContain(`stager done: ${needed.length} files staged`);
+
+    // The side instance restored every segment from the staging directory.
+    const teardown = await run('bash', [join(bundle, 'drill.sh'), '--teardown', '--state-dir', stateDir], { env, allowFailure: true, timeoutMs: 120_000 });
+    expect(teardown.code, teardown.stderr).toBe(0);
+    expect(existsSync(stagingDir)).toBe(false);
+    const stagers = await run('pgrep', ['-f', join(root, 'work', 'bin', 'stage-wal.sh')], { allowFailure: true });
+    expect(stagers.stdout.trim()).toBe('');
+  }, 700_000);
+});
