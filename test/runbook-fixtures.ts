@@ -4,8 +4,8 @@
  * Every plan goes through the real validator: each value is one a user can write.
  */
 import { stringify } from 'yaml';
+import { lockSourceOf, type LockFile } from '../src/archive/lock.js';
 import { compilePlan } from '../src/compile/compile-plan.js';
-import type { RunbookPinned } from '../src/compile/model.js';
 import { loadTemplates } from '../src/compile/render.js';
 import type { NormalizedPlan } from '../src/plan/normalized.js';
 import { validatePlanText } from '../src/plan/validate.js';
@@ -64,7 +64,7 @@ function validated(doc: Record<string, unknown>): NormalizedPlan {
 }
 
 /** Plans covering every branch of the diagrams with hostile values where a value is printed. */
-export function hostilePlans(): { title: string; plan: NormalizedPlan; pinned: RunbookPinned | null }[] {
+export function hostilePlans(): { title: string; plan: NormalizedPlan; lock: LockFile | null }[] {
   const timeTarget = validated(example({}));
   const restorePoint = validated(example({
     name: 'hostile-runbook-restore-point',
@@ -78,32 +78,48 @@ export function hostilePlans(): { title: string; plan: NormalizedPlan; pinned: R
     target: { immediate: true },
     runtime: { kind: 'none' },
   }));
-  const pinned: RunbookPinned = {
-    backupId: HOSTILE,
-    startLsn: '0/2000028',
-    stopLsn: '0/2000100',
-    startWalFile: '000000010000000000000002',
-    stopTime: `2024-01-15 14:00:05 ${HOSTILE}`,
-    stopTimeUtc: '2024-01-15T13:00:05+00:00',
+  // A lock whose free text is hostile (the backup label, STOP TIME, a warning); object
+  // keys stay plain: the compiler refuses control characters in them (lock-use.ts).
+  const wal = (tli: number, n: number) => `0000000${tli}0000000000000000${n}`;
+  const object = (key: string) => ({ key, size: 16777216, sha256: 'ab'.repeat(32) });
+  const lock: LockFile = {
+    lockVersion: 1,
+    plan: { name: timeTarget.name, sha256: 'not checked by compilePlan' },
+    target: { kind: timeTarget.target.kind, value: timeTarget.target.value, timeline: timeTarget.target.timeline },
+    source: lockSourceOf(timeTarget),
+    backup: {
+      id: HOSTILE,
+      startLsn: '0/2000028',
+      stopLsn: '0/2000100',
+      startTimeline: 1,
+      stopTimeline: 1,
+      startWalFile: '000000010000000000000002',
+      stopTime: `2024-01-15 14:00:05 ${HOSTILE}`,
+      stopTimeUtc: '2024-01-15T13:00:05+00:00',
+      historyFile: { name: '000000010000000000000002.00000028.backup', ...object('wal/000000010000000000000002.00000028.backup.zst') },
+    },
     targetTimeline: 2,
-    walFirst: '000000010000000000000002',
-    walLast: '000000020000000000000007',
-    walSegments: 6,
-    walEndsAt: 'archive-end',
-    latestTransactionTime: '2024-01-15T14:31:02.5+00:00',
+    chain: [{ timeline: 1, beginLsn: '0/0' }, { timeline: 2, beginLsn: '0/5000000' }],
+    walSegmentSize: 16777216,
+    walRange: { first: wal(1, 2), last: wal(2, 7), segments: 6, endsAt: 'archive-end', latestTransactionTime: '2024-01-15T14:31:02.5+00:00' },
+    objects: {
+      base: [object('base/hostile.tar.gz')],
+      history: [{ name: '00000002.history', ...object('wal/00000002.history.zst') }],
+      wal: [wal(1, 2), wal(1, 3), wal(1, 4), wal(2, 5), wal(2, 6), wal(2, 7)].map((name) => ({ name, ...object(`wal/${name}.zst`) })),
+    },
     warnings: [`a warning: ${HOSTILE}`],
   };
   return [
-    { title: 'time target, hostile paths and names', plan: timeTarget, pinned: null },
-    { title: 'time target pinned by a hostile lock', plan: timeTarget, pinned },
-    { title: 'hostile restore point, named hostile backup, k8s', plan: restorePoint, pinned: null },
-    { title: 'immediate target, no runtime', plan: immediate, pinned: null },
+    { title: 'time target, hostile paths and names', plan: timeTarget, lock: null },
+    { title: 'time target pinned by a hostile lock', plan: timeTarget, lock },
+    { title: 'hostile restore point, named hostile backup, k8s', plan: restorePoint, lock: null },
+    { title: 'immediate target, no runtime', plan: immediate, lock: null },
   ];
 }
 
-/** RUNBOOK.md compiled from a plan (and optional pin), in memory. */
-export function compileRunbook(plan: NormalizedPlan, pinned: RunbookPinned | null): string {
-  return compilePlan(plan, loadTemplates(TEMPLATES_DIR), '0.0.0-test', pinned).get('RUNBOOK.md') ?? '';
+/** RUNBOOK.md compiled from a plan (and optional lock), in memory. */
+export function compileRunbook(plan: NormalizedPlan, lock: LockFile | null): string {
+  return compilePlan(plan, loadTemplates(TEMPLATES_DIR), '0.0.0-test', lock).get('RUNBOOK.md') ?? '';
 }
 
 /** The ```mermaid blocks of a markdown text, in order. */

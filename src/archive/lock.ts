@@ -90,6 +90,11 @@ export function lockFileText(lock: LockFile): string {
   return `${JSON.stringify(sortKeys(lock), null, 2)}\n`;
 }
 
+/** One-line JSON with object keys sorted: equal values give equal text, whatever their key order. */
+export function sortedJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {

@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatLockRejected, readLockFor } from '../archive/lock-read.js';
+import { LockRejected } from '../archive/lock-use.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadTemplates } from '../compile/render.js';
 import { writeBundle } from '../compile/write.js';
@@ -53,8 +55,12 @@ export function runBundle(planFile: string, opts: BundleOptions, io: BundleIO): 
   try {
     const plan = loadAndValidate(planFile, text);
     name = plan.name;
-    files = compilePlan(plan, loadTemplates(TEMPLATES_DIR), compilerVersion());
+    files = compilePlan(plan, loadTemplates(TEMPLATES_DIR), compilerVersion(), readLockFor(planFile, plan));
   } catch (error) {
+    if (error instanceof LockRejected) {
+      io.stderr(`${formatLockRejected(error, planFile)}nothing was written\n`);
+      return 1;
+    }
     if (!(error instanceof PlanError)) throw error;
     io.stderr(`${formatFindings(error.findings, text)}\nnothing was written\n`);
     return 1;

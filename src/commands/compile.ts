@@ -1,9 +1,11 @@
 /**
- * `pitr compile PLAN... [--out DIR] [--check]`: read (I/O) → validate and compile (pure)
- * → write or compare (I/O). Every plan is validated and rendered before anything is
+ * `pitr compile PLAN... [--out DIR] [--check]`: read the plan and its lock file, if any
+ * (I/O) → validate and compile (pure) → write or compare (I/O). Every plan is validated and rendered before anything is
  * written, so a bad plan among several leaves out/ untouched.
  */
 import { readFileSync } from 'node:fs';
+import { formatLockRejected, readLockFor } from '../archive/lock-read.js';
+import { LockRejected } from '../archive/lock-use.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadTemplates } from '../compile/render.js';
 import { commitBundle, diffBundle, discardBundle, prepareBundle, type PreparedBundle } from '../compile/write.js';
@@ -45,10 +47,13 @@ export function runCompile(planFiles: string[], opts: CompileOptions, io: Compil
     }
     try {
       const plan = loadAndValidate(file, text);
-      compiled.push({ file, name: plan.name, files: compilePlan(plan, templates, version) });
+      // A lock beside the plan (pitr resolve) pins the backup and WAL; --check reads it too.
+      const lock = readLockFor(file, plan);
+      compiled.push({ file, name: plan.name, files: compilePlan(plan, templates, version, lock) });
     } catch (error) {
-      if (!(error instanceof PlanError)) throw error;
-      io.stderr(`${formatFindings(error.findings, text)}\n`);
+      if (error instanceof LockRejected) io.stderr(formatLockRejected(error, file));
+      else if (error instanceof PlanError) io.stderr(`${formatFindings(error.findings, text)}\n`);
+      else throw error;
       findings = true;
     }
   }

@@ -1,5 +1,7 @@
+import type { LockFile } from '../archive/lock.js';
+import { pinnedTsv } from '../archive/lock-use.js';
 import type { NormalizedPlan } from '../plan/normalized.js';
-import { buildModel, type RunbookPinned } from './model.js';
+import { buildModel } from './model.js';
 import { renderBundle, sha256, type TemplateSet } from './render.js';
 
 /** plan.json: the normalized plan, stable key order, trailing newline. */
@@ -7,17 +9,23 @@ export function planJsonText(plan: NormalizedPlan): string {
   return `${JSON.stringify(plan, null, 2)}\n`;
 }
 
+/** Where the scripts find the objects a lock pins (beside lib/archive.sh, which reads it). */
+export const PINNED_TSV_PATH = 'lib/pinned.tsv';
+
 /**
- * Normalized plan → every output file. Pure and deterministic. `pinned` (from a lock
- * file, see runbookPinnedFromLock) only adds real positions and times to RUNBOOK.md.
+ * Normalized plan (and its lock, already checked against it: see readLockFor) → every
+ * output file. Pure and deterministic. Without a lock the scripts choose the backup and
+ * the WAL at run time; with one they use exactly the pinned objects (lib/pinned.tsv)
+ * and RUNBOOK.md shows them.
  */
 export function compilePlan(
   plan: NormalizedPlan,
   templates: TemplateSet,
   compilerVersion: string,
-  pinned: RunbookPinned | null = null,
+  lock: LockFile | null = null,
 ): Map<string, string> {
   const planJson = planJsonText(plan);
-  const model = buildModel(plan, sha256(planJson), compilerVersion, pinned);
-  return renderBundle(model, templates, planJson);
+  const model = buildModel(plan, sha256(planJson), compilerVersion, lock);
+  const dataFiles = new Map(lock === null ? [] : [[PINNED_TSV_PATH, pinnedTsv(lock)]]);
+  return renderBundle(model, templates, planJson, dataFiles);
 }

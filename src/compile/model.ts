@@ -112,7 +112,7 @@ export interface RunbookFacts {
   queries: { name: string; sql: string; expect: string }[];
   drainTimeoutSeconds: number;
   startTimeoutSeconds: number;
-  /** What a lock file pinned (backup, WAL range); null until the compiler reads locks. */
+  /** What the plan's lock file pins (backup, WAL range, objects); null without a lock. */
   pinned: RunbookPinned | null;
 }
 
@@ -129,7 +129,13 @@ export interface RunbookPinned {
   stopTime: string;
   /** The same instant in UTC, or null when the zone abbreviation left it uncertain. */
   stopTimeUtc: string | null;
+  /** The timeline the backup started on. */
+  backupTimeline: number;
   targetTimeline: number;
+  /** The base backup's objects as pinned: key, size, and ETag (S3) or sha256 (local). */
+  baseObjects: { key: string; size: number; fingerprint: string }[];
+  /** How many objects of each kind the scripts check against the lock. */
+  objectCounts: { base: number; history: number; wal: number };
   walFirst: string;
   walLast: string;
   walSegments: number;
@@ -149,7 +155,15 @@ export function runbookPinnedFromLock(lock: LockFile): RunbookPinned {
     startWalFile: lock.backup.startWalFile,
     stopTime: lock.backup.stopTime,
     stopTimeUtc: lock.backup.stopTimeUtc,
+    backupTimeline: lock.backup.startTimeline,
     targetTimeline: lock.targetTimeline,
+    baseObjects: lock.objects.base.map((o) => ({
+      key: o.key,
+      size: o.size,
+      fingerprint: o.etag !== undefined ? `ETag ${o.etag}` : `sha256 ${o.sha256 ?? ''}`,
+    })),
+    // The backup's own .backup file is checked too: it counts as a history file.
+    objectCounts: { base: lock.objects.base.length, history: lock.objects.history.length + 1, wal: lock.objects.wal.length },
     walFirst: lock.walRange.first,
     walLast: lock.walRange.last,
     walSegments: lock.walRange.segments,
@@ -272,12 +286,16 @@ function describeServices(plan: NormalizedPlan): string {
   return 'none (no application runtime is stopped or started)';
 }
 
-/** Builds the model the templates render. Pure: same plan → same model. */
+/**
+ * Builds the model the templates render. Pure: same plan (and lock) → same model. A
+ * lock (already checked against the plan, see readLockFor) pins the backup, the target
+ * timeline and every object; its object list itself goes to lib/pinned.tsv.
+ */
 export function buildModel(
   plan: NormalizedPlan,
   planSha256: string,
   compilerVersion: string,
-  pinned: RunbookPinned | null = null,
+  lock: LockFile | null = null,
 ): ScriptModel {
   const pg = plan.postgres;
   const src = plan.source;
@@ -328,6 +346,9 @@ export function buildModel(
     c('WAL_PREFIX', src.wal.prefix, 'prefix of the WAL archive'),
     c('WAL_COMPRESSION', src.wal.compression, 'none | gzip | zstd'),
     c('BACKUP_CHOICE', src.backup, 'auto, or an explicit backup id'),
+    c('PINNED', lock !== null, 'compiled with a lock file (pitr resolve): only the objects in lib/pinned.tsv are used, each checked'),
+    c('PINNED_BACKUP_ID', lock?.backup.id ?? '', 'the backup the lock pins, or empty'),
+    c('PINNED_TARGET_TIMELINE', lock?.targetTimeline ?? '', 'the timeline the lock pins, or empty'),
     c('WORK_DIR', workDir, 'scratch directory on the same filesystem as the data directory'),
     c('SIDE_DATA_DIR', sideDataDir, 'the recovered copy'),
     c('SIDE_SOCKET_DIR', socketDir, 'socket directory of the side instance'),
@@ -379,6 +400,7 @@ export function buildModel(
     pgDump: plan.safetyBackup.pgDump,
     slack: plan.notify.slack !== null,
     http: plan.verify.http.length > 0,
+    pinned: lock !== null,
   };
 
   const runbook = buildRunbook(plan, {
@@ -390,7 +412,7 @@ export function buildModel(
     sideConfDir: joinPath(workDir, 'side-conf'),
     sideLogFile: joinPath(workDir, 'side-instance.log'),
     workDir,
-  }, pinned);
+  }, lock === null ? null : runbookPinnedFromLock(lock));
 
   return { planName: plan.name, description: plan.description, planSha256, compilerVersion, constants, is, runbook };
 }

@@ -110,15 +110,25 @@ function compiledTemplates(templates: TemplateSet): Compiled {
 
 /**
  * Renders every output file. Pure: no fs, clock, env or randomness; paths sorted.
- * plan.json and SHA256SUMS are added here so the checksums cover exactly what is written.
+ * plan.json, the compiler's data files (e.g. lib/pinned.tsv) and SHA256SUMS are added
+ * here so the checksums cover exactly what is written.
  */
-export function renderBundle(model: ScriptModel, templates: TemplateSet, planJson: string): Map<string, string> {
+export function renderBundle(
+  model: ScriptModel,
+  templates: TemplateSet,
+  planJson: string,
+  dataFiles: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
   const rendered = new Map<string, string>();
   for (const [path, template] of compiledTemplates(templates)) {
     const text = template(model);
     rendered.set(path, text.endsWith('\n') ? text : `${text}\n`);
   }
   rendered.set('plan.json', planJson);
+  for (const [path, text] of dataFiles) {
+    if (rendered.has(path)) throw new Error(`internal: data file ${path} would replace a rendered file`);
+    rendered.set(path, text);
+  }
   const paths = [...rendered.keys()].sort();
   const sums = paths.map((p) => `${sha256(rendered.get(p) ?? '')}  ${p}`).join('\n');
   const out = new Map<string, string>();

@@ -33,13 +33,13 @@ function committedDiagrams(): Diagram[] {
 }
 
 function hostileDiagrams(): Diagram[] {
-  return hostilePlans().flatMap(({ title, plan, pinned }) => {
-    const blocks = mermaidBlocks(compileRunbook(plan, pinned));
+  return hostilePlans().flatMap(({ title, plan, lock }) => {
+    const blocks = mermaidBlocks(compileRunbook(plan, lock));
     const [timeline = '', phases = ''] = blocks;
     const timelineShows: string[] = [];
     if (plan.target.kind === 'restorePoint') timelineShows.push(plan.target.value);
-    if (plan.source.backup !== 'auto' && !pinned) timelineShows.push(plan.source.backup);
-    if (pinned) timelineShows.push(pinned.backupId, pinned.stopTime);
+    if (plan.source.backup !== 'auto' && !lock) timelineShows.push(plan.source.backup);
+    if (lock) timelineShows.push(lock.backup.id, lock.backup.stopTime);
     return [
       { name: `${title}: timeline`, text: timeline, mustShow: timelineShows },
       { name: `${title}: phases`, text: phases, mustShow: [plan.postgres.database, plan.recovery.workDir] },

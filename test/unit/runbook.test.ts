@@ -58,7 +58,7 @@ describe('mermaidLabel', () => {
 });
 
 describe('RUNBOOK.md of hostile plans', () => {
-  const cases = hostilePlans().map((c) => ({ ...c, runbook: compileRunbook(c.plan, c.pinned) }));
+  const cases = hostilePlans().map((c) => ({ ...c, runbook: compileRunbook(c.plan, c.lock) }));
 
   it.each(cases.map((c) => [c.title, c] as const))('%s: two diagrams, every label escaped, no value loose', (_t, c) => {
     const blocks = mermaidBlocks(c.runbook);
@@ -93,7 +93,7 @@ describe('RUNBOOK.md of hostile plans', () => {
   });
 
   it('a pinned backup shows its real positions; without a lock the rule is shown', () => {
-    const pinned = cases.find((c) => c.pinned)!;
+    const pinned = cases.find((c) => c.lock)!;
     const timeline = mermaidBlocks(pinned.runbook)[0]!;
     expect(timeline).toContain(`base backup ${mermaidLabel(HOSTILE)}`);
     expect(timeline).toContain('start 0/2000028 in 000000010000000000000002');
@@ -176,7 +176,10 @@ describe('runbookPinnedFromLock', () => {
       startWalFile: '000000010000000000000002',
       stopTime: '2024-01-15 23:00:01 JST',
       stopTimeUtc: '2024-01-15T14:00:01+00:00',
+      backupTimeline: 1,
       targetTimeline: 1,
+      baseObjects: [],
+      objectCounts: { base: 0, history: 1, wal: 0 },
       walFirst: '000000010000000000000002',
       walLast: '000000010000000000000004',
       walSegments: 3,
