@@ -4,11 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { runBundle } from './commands/bundle.js';
-import { runCompile } from './commands/compile.js';
-import { runInspect } from './commands/inspect.js';
-import { runResolve } from './commands/resolve.js';
-import { runValidate } from './commands/validate.js';
+// Each command's module is imported when that command runs: resolve and inspect pull in
+// the AWS SDK and pg, which would otherwise double the start-up time of every compile.
 import { InternalError, PlanError, UsageError } from './plan/findings.js';
 import { compilerVersion } from './paths.js';
 import { colourEnabled, styleText } from './terminal-style.js';
@@ -39,6 +36,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--format <format>', 'text or json', 'text')
     .action(async (plans: string[], options: { format: string }) => {
       if (options.format !== 'text' && options.format !== 'json') throw new UsageError(`--format must be text or json, not ${options.format}`);
+      const { runValidate } = await import('./commands/validate.js');
       setExit(await runValidate(plans, { format: options.format }, io));
     });
 
@@ -49,7 +47,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--out <dir>', 'output directory', 'out')
     .option('--check', 'write nothing; exit 1 naming each file that differs from a fresh compile', false)
     .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
-    .action((plans: string[], options: { out: string; check: boolean; shellcheck: boolean }) => {
+    .action(async (plans: string[], options: { out: string; check: boolean; shellcheck: boolean }) => {
+      const { runCompile } = await import('./commands/compile.js');
       setExit(runCompile(plans, options, io));
     });
   program
@@ -58,7 +57,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<plan>', 'plan file (YAML)')
     .option('--out <dir>', 'output directory', 'bundles')
     .option('--no-shellcheck', 'skip the shellcheck gate (for a machine without shellcheck)')
-    .action((plan: string, options: { out: string; shellcheck: boolean }) => {
+    .action(async (plan: string, options: { out: string; shellcheck: boolean }) => {
+      const { runBundle } = await import('./commands/bundle.js');
       setExit(runBundle(plan, options, io));
     });
   program
@@ -66,6 +66,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description("pin the base backup and WAL range from PLAN's archive into PLAN's .lock.json beside it; exit 0 written, 1 the archive cannot serve the plan, 2 unreadable")
     .argument('<plan>', 'plan file (YAML)')
     .action(async (plan: string) => {
+      const { runResolve } = await import('./commands/resolve.js');
       setExit(await runResolve(plan, io));
     });
   program
@@ -75,6 +76,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--format <format>', 'text or json', 'text')
     .action(async (plan: string, options: { format: string }) => {
       if (options.format !== 'text' && options.format !== 'json') throw new UsageError(`--format must be text or json, not ${options.format}`);
+      const { runInspect } = await import('./commands/inspect.js');
       setExit(await runInspect(plan, { format: options.format }, io));
     });
   return program;

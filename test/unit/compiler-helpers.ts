@@ -48,11 +48,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The test process's environment without FORCE_COLOR (set by a developer or CI, it
+ * would colour the output that tests compare); tests that want it pass opts.env. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _force, ...rest } = process.env;
+  return rest;
+}
+
 /** Runs `node bin/pitr.js ARGS...` without a shell; argv goes through as is. */
 export function runPitr(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [PITR_BIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
-    env: opts.env ?? process.env,
+    env: opts.env ?? plainEnv(),
     encoding: 'utf8',
     timeout: 60_000,
   });
