@@ -85,22 +85,32 @@ main() {
     fi
   fi
   # Every drill starts over: a fresh run id and no done markers.
-  rm -rf "${STATE_DIR}/done" "${STATE_DIR}/values"
+  rm -rf "${STATE_DIR}/done" "${STATE_DIR}/values" "${STATE_DIR}/timings"
   state_init
   log_info "drill of plan ${PLAN_NAME}: production and services are not touched"
-  local phase
+  summary_begin "${DRILL_PHASES[@]}" teardown
+  trap summary_on_exit EXIT
+  local phase started ended
   for phase in "${DRILL_PHASES[@]}"; do
     if ! run_phase "${phase}"; then
+      # The table before the failure report, so the last line is still the next command.
+      summary_print
       log_fail "drill failed in ${phase}: this is what a real run would hit. Production and the services were not touched; the side instance (if any) is left for inspection."
       log_fail "next: fix the cause shown above, then run ${RESUME_CMD} again (it starts over); or clean up with ${UNDO_CMD}"
       exit "${EXIT_FAIL}"
     fi
   done
-  log_info "drill passed: the recovery reaches the target and verifies"
+  log_ok "drill passed: the recovery reaches the target and verifies"
   if [[ "${keep}" == true ]]; then
+    summary_set teardown skipped
+    summary_print
     log_info "side instance kept paused at the target: psql -h ${SIDE_SOCKET_DIR} -p ${SIDE_PORT}; then ./drill.sh --teardown"
   else
+    now_micros started
     teardown
+    now_micros ended
+    summary_set teardown ran "$(((ended - started + 500000) / 1000000))"
+    summary_print
   fi
 }
 

@@ -243,7 +243,7 @@ main() {
   fi
   archive_run_state
   notify "PITR rolled back: ${PG_DATABASE} is back to its state before the recovery"
-  log_info "rollback complete: production serves its pre-recovery data directory ${PG_DATA_DIR}; the services run as recorded before the recovery"
+  log_ok "rollback complete: production serves its pre-recovery data directory ${PG_DATA_DIR}; the services run as recorded before the recovery"
 }
 
 main "$@"

@@ -80,11 +80,20 @@ main() {
   acquire_lock
   report_interrupted_phase
   log_info "plan ${PLAN_NAME}, run $(run_id): recover ${PG_DATABASE} to ${TARGET_KIND} ${TARGET_VALUE}; state in ${STATE_DIR}"
+  # A dry run changes nothing and runs one phase: it gets no summary table.
+  if [[ "${dry_run}" == false ]]; then
+    summary_begin "${PHASES[@]}"
+    trap summary_on_exit EXIT
+  fi
   local phase started=false
   for phase in "${PHASES[@]}"; do
-    if [[ -n "${only}" && "${phase}" != "${only}" ]]; then continue; fi
+    if [[ -n "${only}" && "${phase}" != "${only}" ]]; then
+      summary_set "${phase}" skipped
+      continue
+    fi
     if [[ -n "${from}" && "${started}" == false && "${phase}" != "${from}" ]]; then
       is_done "${phase}" || fail "--from ${from}: the earlier phase ${phase} has not completed" "run ./run.sh without --from"
+      summary_already_done "${phase}"
       continue
     fi
     started=true
@@ -95,14 +104,22 @@ main() {
     fi
     if is_done "${phase}" && [[ "${phase}" != "${only}" ]]; then
       log_info "already done: ${phase}"
+      summary_already_done "${phase}"
       continue
     fi
     if ! run_phase "${phase}"; then
+      # The table before the failure report, so the last line is still the next command.
+      summary_print
       report_phase_failure "${phase}"
       exit "${EXIT_FAIL}"
     fi
   done
-  if [[ "${dry_run}" == true ]]; then log_info "dry run complete: nothing was changed"; else log_info "done"; fi
+  if [[ "${dry_run}" == true ]]; then
+    log_info "dry run complete: nothing was changed"
+  else
+    summary_print
+    log_ok "done"
+  fi
 }
 
 main "$@"

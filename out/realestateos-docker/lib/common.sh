@@ -71,6 +71,12 @@ readonly WAL_PREFIX='wal/'
 readonly WAL_COMPRESSION='none'
 # auto, or an explicit backup id
 readonly BACKUP_CHOICE='auto'
+# compiled with a lock file (pitr resolve): only the objects in lib/pinned.tsv are used, each checked
+readonly PINNED='false'
+# the backup the lock pins, or empty
+readonly PINNED_BACKUP_ID=''
+# the timeline the lock pins, or empty
+readonly PINNED_TARGET_TIMELINE=''
 # scratch directory on the same filesystem as the data directory
 readonly WORK_DIR='/var/lib/postgresql/recovery'
 # the recovered copy
@@ -169,17 +175,141 @@ STATE_ROOT=""
 # ---------------------------------------------------------------- logging
 timestamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
-log_line() {
-  local level="$1"
-  shift
-  local line
-  line="$(timestamp) ${level} [${PHASE_NAME}] $*"
-  printf '%s\n' "${line}" >&2
+# use_colour FD: colour and symbols are for a person at a terminal: FD is one, NO_COLOR
+# is unset or empty (https://no-color.org) and TERM names a terminal that is not dumb.
+# Everything else, and the run log always, gets the plain text that tests and log
+# readers grep.
+use_colour() {
+  [[ -t "$1" && -z "${NO_COLOR:-}" && -n "${TERM:-}" && "${TERM}" != dumb ]]
+}
+
+# terminal_style VAR_SGR VAR_SYMBOL KIND: the colour (an SGR parameter) and symbol of a
+# kind of line: info, ok (a success worth seeing), warn, fail, phase (a phase banner),
+# skip (a summary row for something that did not run).
+terminal_style() {
+  local _ts_sgr="" _ts_symbol="▸"
+  case "$3" in
+    info) _ts_sgr="36" ;;
+    ok) _ts_sgr="32" _ts_symbol="✔" ;;
+    warn) _ts_sgr="33" _ts_symbol="⚠" ;;
+    fail) _ts_sgr="1;31" _ts_symbol="✖" ;;
+    phase) _ts_sgr="1;36" ;;
+    skip) _ts_sgr="2" _ts_symbol="·" ;;
+  esac
+  printf -v "$1" '%s' "${_ts_sgr}"
+  printf -v "$2" '%s' "${_ts_symbol}"
+}
+
+# log_as KIND LEVEL MESSAGE...: one line, "TIME LEVEL [phase] MESSAGE", to stderr and
+# the run log. On a terminal (use_colour) the level gets its symbol and colour and a
+# phase banner is bold; the words stay the same.
+log_as() {
+  local kind="$1" level="$2"
+  shift 2
+  local stamp line sgr symbol message="$*"
+  stamp="$(timestamp)"
+  line="${stamp} ${level} [${PHASE_NAME}] ${message}"
+  if use_colour 2; then
+    terminal_style sgr symbol "${kind}"
+    if [[ "${kind}" == phase ]]; then message=$'\e[1m'"${message}"$'\e[0m'; fi
+    printf '\e[2m%s\e[0m \e[%sm%s %s\e[0m [%s] %s\n' "${stamp}" "${sgr}" "${symbol}" "${level}" "${PHASE_NAME}" "${message}" >&2
+  else
+    printf '%s\n' "${line}" >&2
+  fi
   if [[ -n "${RUN_LOG}" ]]; then printf '%s\n' "${line}" >>"${RUN_LOG}"; fi
 }
-log_info() { log_line INFO "$@"; }
-log_warn() { log_line WARN "$@"; }
-log_fail() { log_line FAIL "$@"; }
+# log_line LEVEL MESSAGE...: INFO, WARN or FAIL, styled as such on a terminal.
+log_line() {
+  local kind
+  case "$1" in
+    WARN) kind=warn ;;
+    FAIL) kind=fail ;;
+    *) kind=info ;;
+  esac
+  log_as "${kind}" "$@"
+}
+log_info() { log_as info INFO "$@"; }
+log_ok() { log_as ok INFO "$@"; }
+log_warn() { log_as warn WARN "$@"; }
+log_fail() { log_as fail FAIL "$@"; }
+
+# ---------------------------------------------------------------- progress and units
+# Helpers for progress lines and summaries. They run inside loops that poll a server or
+# count files, so none of them forks: bash arithmetic and printf -v only.
+
+# now_micros VAR: the wall clock in microseconds (EPOCHREALTIME, bash 5); bash 4 falls
+# back to whole seconds since the shell started, which is enough for "every N seconds".
+now_micros() {
+  local _nm_now="${EPOCHREALTIME:-}"
+  if [[ -n "${_nm_now}" ]]; then
+    # The decimal separator follows the locale (a comma in some); the fraction always
+    # has six digits, so dropping the separator leaves microseconds.
+    _nm_now="${_nm_now//[!0-9]/}"
+    printf -v "$1" '%s' "$((10#${_nm_now}))"
+  else
+    printf -v "$1" '%s' "$((SECONDS * 1000000))"
+  fi
+}
+
+declare -gA PROGRESS_LAST=()
+# progress_due KEY SECONDS: true on the first call for KEY and then whenever at least
+# SECONDS have passed since it last returned true for KEY (in this process), so a loop
+# can poll often and still print a progress line only every few seconds.
+progress_due() {
+  local _pd_key="k:$1" _pd_now _pd_last
+  now_micros _pd_now
+  _pd_last="${PROGRESS_LAST[${_pd_key}]:-}"
+  if [[ -n "${_pd_last}" ]] && ((_pd_now - _pd_last < $2 * 1000000)); then return 1; fi
+  PROGRESS_LAST[${_pd_key}]="${_pd_now}"
+  return 0
+}
+
+# format_duration VAR SECONDS: sets VAR to 7s, 1m05s or 1h02m (seconds are noise beyond
+# an hour). A fraction is dropped; anything that is not a number counts as 0.
+format_duration() {
+  local _fd_s="${2%%[.,]*}"
+  [[ "${_fd_s}" =~ ^[0-9]+$ ]] || _fd_s=0
+  _fd_s=$((10#${_fd_s}))
+  if ((_fd_s < 60)); then
+    printf -v "$1" '%ds' "${_fd_s}"
+  elif ((_fd_s < 3600)); then
+    printf -v "$1" '%dm%02ds' "$((_fd_s / 60))" "$((_fd_s % 60))"
+  else
+    printf -v "$1" '%dh%02dm' "$((_fd_s / 3600))" "$((_fd_s % 3600 / 60))"
+  fi
+}
+
+# format_bytes VAR BYTES: sets VAR to 512 B, 3.4 MiB or 1.2 GiB: binary units, one
+# rounded decimal, integer arithmetic only (whole units and tenths separately, so no
+# intermediate product overflows). Anything that is not a number counts as 0.
+format_bytes() {
+  local _fb_n="$2" _fb_unit=1 _fb_i=0 _fb_whole _fb_tenths
+  local -a _fb_names=(B KiB MiB GiB TiB PiB EiB)
+  [[ "${_fb_n}" =~ ^[0-9]+$ ]] || _fb_n=0
+  _fb_n=$((10#${_fb_n}))
+  if ((_fb_n < 1024)); then
+    printf -v "$1" '%d B' "${_fb_n}"
+    return 0
+  fi
+  while ((_fb_i < 6 && _fb_n / _fb_unit >= 1024)); do
+    _fb_unit=$((_fb_unit * 1024))
+    _fb_i=$((_fb_i + 1))
+  done
+  _fb_whole=$((_fb_n / _fb_unit))
+  # The remainder in the next smaller unit (0..1023), then rounded to tenths.
+  _fb_tenths=$((_fb_n % _fb_unit / (_fb_unit / 1024)))
+  _fb_tenths=$(((_fb_tenths * 10 + 512) / 1024))
+  if ((_fb_tenths >= 10)); then
+    _fb_whole=$((_fb_whole + 1))
+    _fb_tenths=0
+  fi
+  # 1023.96 KiB rounds to 1024.0 KiB: say 1.0 MiB instead.
+  if ((_fb_whole >= 1024 && _fb_i < 6)); then
+    _fb_whole=1
+    _fb_i=$((_fb_i + 1))
+  fi
+  printf -v "$1" '%d.%d %s' "${_fb_whole}" "${_fb_tenths}" "${_fb_names[_fb_i]}"
+}
 
 # The exact commands a message tells the operator to run next. The entry script (run,
 # drill, rollback) exports them to its phases, with --state-dir when one was given.
@@ -280,7 +410,7 @@ state_init() {
   STATE_ROOT="${PITR_STATE_ROOT:-${STATE_DIR}}"
   STATE_ROOT="$(cd "${STATE_ROOT}" && pwd)"
   export PITR_STATE_ROOT="${STATE_ROOT}"
-  mkdir -p "${STATE_DIR}/done" "${STATE_DIR}/values"
+  mkdir -p "${STATE_DIR}/done" "${STATE_DIR}/values" "${STATE_DIR}/timings"
   STATE_DIR="$(cd "${STATE_DIR}" && pwd)"
   RUN_LOG="${STATE_DIR}/run.log"
   touch "${RUN_LOG}"
@@ -467,9 +597,23 @@ side_is_running() {
   [[ -d "${SIDE_DATA_DIR}" ]] && as_pg_user "${pg_ctl}" -D "${SIDE_DATA_DIR}" status >/dev/null 2>&1
 }
 
+# stager_stop: ends the background WAL stager (lib/stage-wal.sh) of this workDir, if one
+# runs: it is started in its own process group, whose id it records.
+stager_stop() {
+  local pgid
+  pgid="$(cat "${STAGING_DIR}/.stager.pid" 2>/dev/null || true)"
+  [[ "${pgid}" =~ ^[0-9]+$ ]] || return 0
+  if kill -0 -- "-${pgid}" 2>/dev/null; then
+    log_info "stopping the background WAL stager (process group ${pgid})"
+    kill -TERM -- "-${pgid}" 2>/dev/null || true
+  fi
+  rm -f "${STAGING_DIR}/.stager.pid"
+}
+
 side_stop() {
   local pg_ctl
   pg_ctl="$(pg_bin pg_ctl)"
+  stager_stop
   if side_is_running; then
     run_logged as_pg_user "${pg_ctl}" -D "${SIDE_DATA_DIR}" -m fast -w -t "${START_TIMEOUT_SECONDS}" stop
   else
@@ -563,13 +707,124 @@ verify_bundle() {
 # run_phase NAME: runs phases/NAME.sh in a child bash; returns its status. A marker
 # names the phase while it runs: if it is still there at the next start, the previous
 # run was killed inside that phase (see report_interrupted_phase).
+# Its duration goes to the run summary, and on success to timings/NAME in the state
+# directory, so a later run can show it as "already done" with the time it took.
 run_phase() {
-  log_info "=== phase $1 ==="
-  local status=0
+  log_as phase INFO "=== phase $1 ==="
+  local status=0 started ended seconds
+  now_micros started
   printf '%s\n' "$1" >"${STATE_DIR}/running-phase"
+  SUMMARY_CURRENT="$1"
   PITR_STATE_DIR="${STATE_DIR}" PITR_ASSUME_YES="${ASSUME_YES}" bash "${BUNDLE_DIR}/phases/$1.sh" || status=$?
+  SUMMARY_CURRENT=""
+  now_micros ended
+  seconds=$(((ended - started + 500000) / 1000000))
   rm -f "${STATE_DIR}/running-phase"
+  if ((status == 0)); then
+    printf '%s\n' "${seconds}" >"${STATE_DIR}/timings/$1"
+    summary_set "$1" ran "${seconds}"
+  else
+    summary_set "$1" failed "${seconds}"
+  fi
   return "${status}"
+}
+
+# ---------------------------------------------------------------- run summary
+# run.sh and drill.sh end with a table of their phases: what happened to each, how long
+# it took, and the wall time of the whole invocation, on stderr and in the run log.
+declare -ga SUMMARY_PHASES=()
+declare -gA SUMMARY_OUTCOME=() SUMMARY_DURATION=()
+SUMMARY_START=""
+SUMMARY_CURRENT=""
+SUMMARY_PRINTED=false
+
+# summary_begin ROW...: the rows of the table, each "not reached" until something
+# happens to it; the wall clock starts now.
+summary_begin() {
+  local row
+  SUMMARY_PHASES=("$@")
+  for row in "$@"; do SUMMARY_OUTCOME[${row}]="not reached"; done
+  now_micros SUMMARY_START
+}
+
+# summary_set ROW OUTCOME [SECONDS]: OUTCOME is ran, already done, skipped, failed,
+# interrupted or not reached; without SECONDS the duration shows as "-".
+summary_set() {
+  local duration=""
+  SUMMARY_OUTCOME[$1]="$2"
+  if [[ -n "${3:-}" ]]; then format_duration duration "$3"; fi
+  SUMMARY_DURATION[$1]="${duration}"
+}
+
+# summary_already_done PHASE: completed by an earlier run; the duration it recorded then.
+summary_already_done() {
+  local seconds="" file="${STATE_DIR}/timings/$1"
+  if [[ -f "${file}" ]]; then read -r seconds <"${file}" || true; fi
+  summary_set "$1" "already done" "${seconds}"
+}
+
+# summary_row_kind VAR OUTCOME: sets VAR to the terminal style of a row (terminal_style).
+summary_row_kind() {
+  case "$2" in
+    ran) printf -v "$1" '%s' ok ;;
+    "already done") printf -v "$1" '%s' info ;;
+    failed | interrupted) printf -v "$1" '%s' fail ;;
+    *) printf -v "$1" '%s' skip ;;
+  esac
+}
+
+# summary_print: the table, once, after summary_begin. Plain on stderr unless it is a
+# terminal (use_colour); the run log gets each row as an INFO line.
+summary_print() {
+  [[ -n "${SUMMARY_START}" && "${SUMMARY_PRINTED}" == false ]] || return 0
+  SUMMARY_PRINTED=true
+  local now total row name outcome duration kind sgr symbol colour=false stamp
+  local -a rows=() styled=()
+  now_micros now
+  format_duration total "$(((now - SUMMARY_START + 500000) / 1000000))"
+  if use_colour 2; then colour=true; fi
+  printf -v row '%-17s %-13s %8s' phase outcome duration
+  rows+=("${row}")
+  styled+=("  "$'\e[1m'"${row}"$'\e[0m')
+  for name in "${SUMMARY_PHASES[@]}"; do
+    outcome="${SUMMARY_OUTCOME[${name}]}"
+    duration="${SUMMARY_DURATION[${name}]:--}"
+    printf -v row '%-17s %-13s %8s' "${name}" "${outcome}" "${duration}"
+    rows+=("${row}")
+    if [[ "${colour}" == true ]]; then
+      summary_row_kind kind "${outcome}"
+      terminal_style sgr symbol "${kind}"
+      printf -v row '\e[%sm%s\e[0m %-17s \e[%sm%-13s\e[0m %8s' "${sgr}" "${symbol}" "${name}" "${sgr}" "${outcome}" "${duration}"
+      styled+=("${row}")
+    fi
+  done
+  printf -v row '%-31s %8s' "total wall time" "${total}"
+  rows+=("${row}")
+  styled+=("  "$'\e[1m'"${row}"$'\e[0m')
+  log_info "summary:"
+  if [[ "${colour}" == true ]]; then
+    printf '%s\n' "${styled[@]}" >&2
+  else
+    printf '  %s\n' "${rows[@]}" >&2
+  fi
+  if [[ -n "${RUN_LOG}" ]]; then
+    stamp="$(timestamp)"
+    for row in "${rows[@]}"; do printf '%s INFO [%s]   %s\n' "${stamp}" "${PHASE_NAME}" "${row}"; done >>"${RUN_LOG}"
+  fi
+}
+
+# summary_on_exit: the EXIT trap of run.sh and drill.sh. They print the table themselves
+# before their last messages; this covers an exit they did not foresee (an unexpected
+# error, Ctrl-C), marking the phase that was running as interrupted. A refusal before
+# any phase started (a --from check) gets no table: there is nothing to sum up.
+summary_on_exit() {
+  local row
+  if [[ -n "${SUMMARY_CURRENT}" ]]; then SUMMARY_OUTCOME[${SUMMARY_CURRENT}]=interrupted; fi
+  for row in "${SUMMARY_PHASES[@]}"; do
+    case "${SUMMARY_OUTCOME[${row}]}" in
+      ran | failed | interrupted) summary_print; return 0 ;;
+    esac
+  done
 }
 
 report_interrupted_phase() {

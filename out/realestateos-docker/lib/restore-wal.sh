@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # restore_command of the side instance: `restore-wal.sh %f %p`, run by PostgreSQL as
-# the PostgreSQL OS user. Phase 05 installs it into workDir/bin with common.sh and
-# archive.sh beside it.
-# 1. A file staged by phase 04 is copied from the staging directory.
-# 2. A file the archive did not hold when phase 04 listed it is "not found" (exit 1):
+# the PostgreSQL OS user once per file it replays. Phase 04 installs it into workDir/bin
+# with the libraries beside it and writes workDir/bin/restore-paths.
+# 1. Fast path, without loading any library (it runs once per 16 MiB of WAL): a file
+#    in the staging directory is complete and checked (the stager renames it into
+#    place), so it is copied; so is a file of a local, uncompressed archive that is read
+#    in place (no lock to check against).
+# 2. A file the stager is still fetching is waited for.
+# 3. A file the archive did not hold when phase 04 listed it is "not found" (exit 1):
 #    PostgreSQL asks for files that do not exist (the next timeline's history file, the
 #    segment after the last one) and must be told so quickly, without the network.
-# 3. Anything else is fetched from the archive.
+#    So is a file the lock did not pin, when the plan is locked.
+# 4. Anything else is fetched from the archive (and checked against the lock).
 # Exit 1 means "not found"; every other failure exits 126, so that PostgreSQL stops
 # with an error instead of ending recovery early at a transient network problem.
 # Plan: realestateos-docker — Revert the bad property import of 2024-01-15 14:31 UTC
@@ -14,21 +19,45 @@
 # Do not edit: change the plan and recompile (pitr compile). Reviewed in pull requests.
 set -uo pipefail
 umask 077
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly HERE
-# shellcheck source-path=SCRIPTDIR source=common.sh
-source "${HERE}/common.sh"
-# shellcheck source-path=SCRIPTDIR source=archive.sh
-source "${HERE}/archive.sh"
-PHASE_NAME=restore_command
 
 readonly EXIT_NOT_FOUND=1
 readonly EXIT_HARD_FAILURE=126
 
+# fast_path NAME DEST: copies NAME from where it already lies, or returns 1.
+fast_path() {
+  local paths="${BASH_SOURCE[0]%/*}/restore-paths" staging="" in_place=""
+  [[ -f "${paths}" ]] || return 1
+  { IFS= read -r staging && IFS= read -r in_place; } <"${paths}" || true
+  if [[ -n "${staging}" && -f "${staging}/$1" ]]; then
+    cp -- "${staging}/$1" "$2" || exit "${EXIT_HARD_FAILURE}"
+    exit 0
+  fi
+  if [[ -n "${in_place}" && -f "${in_place}/$1" ]]; then
+    cp -- "${in_place}/$1" "$2" || exit "${EXIT_HARD_FAILURE}"
+    exit 0
+  fi
+  return 1
+}
+
+# fetch_checked NAME DEST: fetches NAME's stored object, checks it against the lock,
+# decompresses it into DEST (renamed at the end).
+# shellcheck disable=SC2317  # called through retry
+fetch_checked() {
+  local stored raw="$2.raw"
+  stored_wal_name stored "$1"
+  archive_fetch "${WAL_PREFIX}${stored}" "${raw}" || { rm -f "${raw}"; return 1; }
+  if declare -F pinned_verify_file >/dev/null && ! pinned_verify_file "${WAL_PREFIX}${stored}" "${raw}"; then
+    rm -f "${raw}"
+    return 2
+  fi
+  wal_decompress <"${raw}" >"$2.part" || { rm -f "${raw}" "$2.part"; return 1; }
+  rm -f "${raw}"
+  mv -f "$2.part" "$2"
+}
+
 main() {
-  [[ $# -eq 2 ]] || { log_fail "usage: restore-wal.sh WAL_FILE_NAME DESTINATION_PATH"; exit "${EXIT_HARD_FAILURE}"; }
-  local name="$1" dest="$2" stored
-  if [[ -f "${STAGING_DIR}/${name}" ]]; then
+  local name="$1" dest="$2" stored status
+  if staging_planned "${name}" && staging_wait_for "${name}"; then
     cp -- "${STAGING_DIR}/${name}" "${dest}" || exit "${EXIT_HARD_FAILURE}"
     exit 0
   fi
@@ -36,9 +65,23 @@ main() {
   [[ -f "${WAL_RAW_LISTING}" ]] || { log_fail "archive listing ${WAL_RAW_LISTING} is missing; re-run phase 04"; exit "${EXIT_HARD_FAILURE}"; }
   stored_wal_name stored "${name}"
   grep -qxF -- "${stored}" "${WAL_RAW_LISTING}" || exit "${EXIT_NOT_FOUND}"
-  if retry 3 1 fetch_wal_file "${name}" "${dest}"; then exit 0; fi
+  if declare -F pinned_allows >/dev/null && ! pinned_allows "${name}"; then exit "${EXIT_NOT_FOUND}"; fi
+  status=0
+  retry 3 1 fetch_checked "${name}" "${dest}" || status=$?
+  ((status == 0)) && exit 0
   log_fail "could not fetch ${name} from $(archive_describe "${WAL_PREFIX}${stored}")"
   exit "${EXIT_HARD_FAILURE}"
 }
 
+[[ $# -eq 2 ]] || { printf 'usage: restore-wal.sh WAL_FILE_NAME DESTINATION_PATH\n' >&2; exit "${EXIT_HARD_FAILURE}"; }
+fast_path "$1" "$2"
+HERE="${BASH_SOURCE[0]%/*}"
+readonly HERE
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "${HERE}/common.sh"
+# shellcheck source-path=SCRIPTDIR source=archive.sh
+source "${HERE}/archive.sh"
+# shellcheck source-path=SCRIPTDIR source=staging.sh
+source "${HERE}/staging.sh"
+PHASE_NAME=restore_command
 main "$@"

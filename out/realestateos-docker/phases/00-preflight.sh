@@ -109,6 +109,8 @@ collect_backups() {
   : >"$(state_file backups.tsv)"
   while IFS= read -r name; do
     [[ "${name}" == *.backup ]] || continue
+    # With a lock, only the pinned backup's file is read (and it was checked already).
+    if [[ "${PINNED}" == true ]] && ! pinned_allows "${name}"; then continue; fi
     retry 3 2 fetch_wal_file "${name}" "${dir}/${name}" || fail "cannot fetch ${name} from $(archive_where)" "check the archive and the network, then run ${RESUME_CMD} again"
     if ! parsed="$(parse_backup_file "${dir}/${name}")"; then
       log_warn "ignoring ${name}: not a backup history file"
@@ -137,6 +139,11 @@ describe_backups() {
 # The timeline recovery follows, from the plan's target.timeline and the archive.
 resolve_target_timeline() {
   local backup_tli="$1" name newest=1
+  # The lock pins the timeline: one begun after pitr resolve is not followed.
+  if [[ "${PINNED}" == true ]]; then
+    printf '%d\n' "${PINNED_TARGET_TIMELINE}"
+    return 0
+  fi
   case "${TARGET_TIMELINE}" in
     current) printf '%d\n' "${backup_tli}" ;;
     latest)
@@ -180,9 +187,11 @@ backup_fits_target() {
 }
 
 select_backup() {
-  local label start stop tli stop_time us best="" best_key=-1 key target_tli
+  local label start stop tli stop_time us best="" best_key=-1 key target_tli choice="${BACKUP_CHOICE}"
+  # With a lock, the pinned backup — still checked against the target like a named one.
+  if [[ "${PINNED}" == true ]]; then choice="${PINNED_BACKUP_ID}"; fi
   while IFS=$'\t' read -r label start stop tli stop_time us; do
-    if [[ "${BACKUP_CHOICE}" != auto && "${label}" != "${BACKUP_CHOICE}" ]]; then continue; fi
+    if [[ "${choice}" != auto && "${label}" != "${choice}" ]]; then continue; fi
     target_tli="$(resolve_target_timeline "${tli}")"
     load_chain_for "${target_tli}"
     backup_fits_target "${start}" "${stop}" "${tli}" "${us}" || continue
@@ -193,7 +202,11 @@ select_backup() {
     fi
   done <"$(state_file backups.tsv)"
   if [[ -z "${best}" ]]; then
-    if [[ "${BACKUP_CHOICE}" == auto ]]; then
+    if [[ "${PINNED}" == true ]]; then
+      fail "the backup pinned by the lock, ${PINNED_BACKUP_ID}, is not usable for this target on this server (its STOP TIME could not be read in this server's log_timezone, or it no longer fits the archive's timelines); backups found:
+$(describe_backups)" "run pitr resolve again and recompile the plan, then run ${RESUME_CMD}"
+    fi
+    if [[ "${choice}" == auto ]]; then
       fail "no base backup ends strictly before the target (${TARGET_KIND} ${TARGET_VALUE}); backups found:
 $(describe_backups)" "never recover from a backup that ends after the target: choose a target after one of these backups' STOP TIME, or restore an older backup into the archive; then $(recompile_then target)"
     else
@@ -229,7 +242,13 @@ check_backup_objects() {
   label="$(cut -f1 <<<"$(state_get backup)")"
   : >"$(state_file backup-objects.txt)"
   while IFS= read -r key; do
-    status="$(lookup_with_retry "${key}")"
+    if [[ "${PINNED}" == true ]]; then
+      # The lock says which objects exist; check_pinned_objects found them unchanged.
+      status=1
+      if pinned_has_key "${key}"; then status=0; fi
+    else
+      status="$(lookup_with_retry "${key}")"
+    fi
     case "${status}" in
       0)
         log_info "present: $(archive_describe "${key}")"
@@ -249,12 +268,35 @@ check_backup_objects() {
   done < <(backup_objects "${label}")
 }
 
+# With a lock: the WAL to stage is the pinned list (already found unchanged in the
+# archive, so pitr resolve's proof that it reaches the target still holds). It must
+# start where the chosen backup starts.
+use_pinned_wal() {
+  local start="$1" tli="$2" start_int first_seg first_name pinned_first count
+  lsn_to_int start_int "${start}"
+  first_seg=$((start_int / WAL_SEG_SIZE))
+  seg_name first_name "${tli}" "${first_seg}"
+  {
+    pinned_names wal
+    pinned_names history | grep -v '\.backup$' || true
+  } >"$(state_file wal-needed.txt)"
+  pinned_first="$(head -n 1 "$(state_file wal-needed.txt)")"
+  [[ "${pinned_first}" == "${first_name}" ]] ||
+    fail "the lock's WAL starts at ${pinned_first}, but backup ${PINNED_BACKUP_ID} starts in ${first_name}: the lock does not fit this archive" "run pitr resolve again and recompile the plan, then run ${RESUME_CMD}"
+  count="$(pinned_names wal | wc -l)"
+  log_info "WAL: ${count} segments pinned by the lock, ${first_name} to $(pinned_names wal | tail -n 1)"
+}
+
 # Plans the WAL range and proves it complete up to the target, before anything changes.
 check_wal() {
   local label start stop tli stop_time us target_tli last_us probe checked=0 first_missing last_missing end_seg stop_int
   IFS=$'\t' read -r label start stop tli stop_time us target_tli <<<"$(state_get backup)"
   WAL_SEG_SIZE="$(state_get wal-seg-size)"
   load_chain_for "${target_tli}"
+  if [[ "${PINNED}" == true ]]; then
+    use_pinned_wal "${start}" "${tli}"
+    return 0
+  fi
   load_wal_presence
   plan_wal_range "${start}"
   if ((WAL_LAST_CONTIGUOUS < WAL_FIRST_SEG)); then
@@ -344,6 +386,42 @@ check_wal() {
   log_info "WAL: $((end_seg - WAL_FIRST_SEG + 1)) segments to stage, from $(head -n 1 "$(state_file wal-needed.txt)"), complete up to the target"
 }
 
+# pinned_listing: key<TAB>size<TAB>ETag of the archive objects a lock can name: the WAL
+# listing snapshot_wal_listing took, and one listing of the pinned backup's objects.
+pinned_listing() {
+  P="${WAL_PREFIX}" awk -F'\t' 'BEGIN { OFS = "\t" } { print ENVIRON["P"] $1, $2, $3 }' "$(state_file wal-objects.tsv)"
+  s3_objects "${BASE_PREFIX}${PINNED_BACKUP_ID}" || return 1
+}
+
+# pinned_mismatches: one line per pinned object that is not in the archive as pitr
+# resolve saw it: "key<TAB>what differs". S3: size and ETag from the listings (no
+# process per object); local: size and sha256 of each file.
+pinned_mismatches() {
+  local rows
+  rows="$(pinned_rows)" || return 1
+  local listing
+  listing="$(pinned_listing)" || return 1
+  awk -F'\t' 'NR == FNR { size[$1] = $2; etag[$1] = $3; next }
+    !($3 in size) { print $3 "\tmissing from the archive"; next }
+    size[$3] + 0 != $4 + 0 { print $3 "\tsize " $4 " bytes in the lock, " size[$3] " found"; next }
+    etag[$3] "" != $5 "" { print $3 "\tETag " $5 " in the lock, " etag[$3] " found" }' <(printf '%s\n' "${listing}") <(printf '%s\n' "${rows}")
+}
+
+# With a lock: every pinned object is still in the archive as pitr resolve saw it,
+# checked before anything changes (fetch checks the bytes again as they arrive).
+check_pinned_objects() {
+  local mismatches key what count
+  count="$(pinned_rows | wc -l)" || fail "the plan's lock list (lib/pinned.tsv) is missing from the bundle" "copy the reviewed bundle to this host again, then run ${RESUME_CMD}"
+  mismatches="$(pinned_mismatches)" ||
+    fail "cannot list the archive to check the objects pinned by the lock. Nothing was changed." "check the network, the credentials and the archive endpoint, then run ${RESUME_CMD} again"
+  if [[ -n "${mismatches}" ]]; then
+    while IFS=$'\t' read -r key what; do log_fail "pinned object $(archive_describe "${key}"): ${what}"; done <<<"${mismatches}"
+    fail "$(wc -l <<<"${mismatches}") of the ${count} objects pinned by the lock differ from the archive (above): ${PINNED_FIX}. Nothing was changed." \
+      "put the pinned objects back into $(archive_where) and run ${RESUME_CMD} again; or run pitr resolve again, recompile the plan and copy the new bundle here"
+  fi
+  log_info "lock: the ${count} pinned objects are in the archive as pitr resolve saw them (backup ${PINNED_BACKUP_ID}, timeline ${PINNED_TARGET_TIMELINE})"
+}
+
 check_disk() {
   local need avail segments
   segments="$(wc -l <"$(state_file wal-needed.txt)")"
@@ -375,6 +453,7 @@ main() {
   check_work_dir
   check_side_port
   snapshot_wal_listing
+  if [[ "${PINNED}" == true ]]; then check_pinned_objects; fi
   collect_backups
   select_backup
   check_backup_objects

@@ -14,6 +14,10 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "${SCRIPT_DIR}/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/archive.sh
+source "${SCRIPT_DIR}/../lib/archive.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/staging.sh
+source "${SCRIPT_DIR}/../lib/staging.sh"
 
 main() {
   phase_begin 05-configure "$@"
@@ -25,9 +29,9 @@ main() {
   local auto_conf="${SIDE_DATA_DIR}/postgresql.auto.conf"
   # A copy of a running server may carry its pid file and standby signal: not ours.
   run_logged rm -f "${SIDE_DATA_DIR}/postmaster.pid" "${SIDE_DATA_DIR}/postmaster.opts" "${SIDE_DATA_DIR}/standby.signal"
-  run_logged install -d -o "${PG_OS_USER}" -m 0700 "${WORK_DIR}/bin" "${SIDE_SOCKET_DIR}"
-  run_logged install -o "${PG_OS_USER}" -m 0700 "${BUNDLE_DIR}/lib/common.sh" "${BUNDLE_DIR}/lib/archive.sh" \
-    "${BUNDLE_DIR}/lib/restore-wal.sh" "$(dirname "${RESTORE_SCRIPT}")/"
+  # Phase 04 installed them too (its stager uses them); again, in case workDir/bin was lost.
+  install_side_bin
+  run_logged install -d -o "${PG_OS_USER}" -m 0700 "${SIDE_SOCKET_DIR}"
   if [[ -n "${PG_CONFIG_FILE}" ]]; then
     run_logged install -d -o "${PG_OS_USER}" -m 0700 "${SIDE_CONF_DIR}"
     printf '%s\n' "${SIDE_CONF_TEXT}" >"${SIDE_CONF_DIR}/postgresql.conf"

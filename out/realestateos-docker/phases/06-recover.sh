@@ -13,6 +13,10 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "${SCRIPT_DIR}/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/archive.sh
+source "${SCRIPT_DIR}/../lib/archive.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/staging.sh
+source "${SCRIPT_DIR}/../lib/staging.sh"
 
 start_side() {
   local pg_ctl
@@ -45,13 +49,77 @@ SELECT pg_is_in_recovery(),
 SQL
 }
 
+# Replay progress is measured in WAL bytes: from the backup's start LSN to the target
+# LSN, or for other targets to the end of the WAL the recovery may read.
+REPLAY_FROM=0 REPLAY_TO=0 REPLAY_STARTED=0 STAGING_REPORTED_DONE=false
+load_replay_span() {
+  local start last_seg
+  WAL_SEG_SIZE="$(state_get wal-seg-size)"
+  start="$(cut -f2 <<<"$(state_get backup)")"
+  lsn_to_int REPLAY_FROM "${start}"
+  if [[ "${TARGET_KIND}" == lsn ]]; then
+    lsn_to_int REPLAY_TO "${TARGET_VALUE}"
+  else
+    last_seg="$(grep -E '^[0-9A-F]{24}$' "$(state_file wal-needed.txt)" | tail -n 1 || true)"
+    if [[ -n "${last_seg}" ]]; then
+      seg_no REPLAY_TO "${last_seg}"
+      REPLAY_TO=$(((REPLAY_TO + 1) * WAL_SEG_SIZE))
+    fi
+  fi
+  now_micros REPLAY_STARTED
+}
+
+# replay_progress_line VAR LSN REPLAYED: position, share of the span, elapsed, time left.
+replay_progress_line() {
+  local _rp_lsn_int _rp_pct=0 _rp_now _rp_elapsed _rp_elapsed_h _rp_left="" _rp_done _rp_span
+  lsn_to_int _rp_lsn_int "$2"
+  now_micros _rp_now
+  _rp_elapsed=$(((_rp_now - REPLAY_STARTED) / 1000000))
+  format_duration _rp_elapsed_h "${_rp_elapsed}"
+  _rp_done=$((_rp_lsn_int - REPLAY_FROM))
+  _rp_span=$((REPLAY_TO - REPLAY_FROM))
+  if ((_rp_span > 0 && _rp_done > 0)); then
+    _rp_pct=$((_rp_done * 100 / _rp_span))
+    # 100% is said by the pause itself: the target may lie before the span's end.
+    ((_rp_pct > 99)) && _rp_pct=99
+  fi
+  # An estimate needs a few seconds of replay to go on (the span's end is an upper bound).
+  if ((_rp_pct > 0 && _rp_elapsed >= 3)); then
+    format_duration _rp_left "$((_rp_elapsed * (_rp_span - _rp_done) / _rp_done))"
+    _rp_left=", at most about ${_rp_left} left"
+  fi
+  printf -v "$1" 'at %s (%d%%), last transaction %s, target %s %s, elapsed %s%s' \
+    "$2" "${_rp_pct}" "$3" "${TARGET_KIND}" "${TARGET_VALUE}" "${_rp_elapsed_h}" "${_rp_left}"
+}
+
+# report_staging FORCE: the stager's progress, every few seconds while it runs (or now,
+# with FORCE=force), and once when it has staged everything.
+report_staging() {
+  local line
+  staging_wanted || return 0
+  staging_progress_line line
+  [[ -n "${line}" ]] || return 0
+  if staging_complete; then
+    [[ "${STAGING_REPORTED_DONE}" == false ]] || return 0
+    STAGING_REPORTED_DONE=true
+    log_info "WAL staging: ${line}; complete"
+  elif [[ "${1:-}" == force ]] || progress_due staging 5; then
+    log_info "WAL staging: ${line}"
+  fi
+}
+
 wait_for_pause() {
-  local status in_recovery pause lsn replayed last_report=0 now
+  local status in_recovery pause lsn replayed line
+  load_replay_span
   while true; do
     if ! side_is_running; then
       diagnose_log "${SIDE_LOG_FILE}" "$(side_log_offset)"
       fail "the side instance stopped during recovery (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
     fi
+    if staging_failed && progress_due staging-failed 30; then
+      log_warn "the background WAL stager gave up ($(tr '\n' ' ' <"${STAGING_DIR}/.failed")); restore_command fetches the rest itself (stager log: ${STAGING_DIR}/.stager.log)"
+    fi
+    report_staging
     if status="$(replay_status)" && [[ -n "${status}" ]]; then
       IFS=$'\t' read -r in_recovery pause lsn replayed <<<"${status}"
       if [[ "${in_recovery}" != t ]]; then
@@ -59,18 +127,29 @@ wait_for_pause() {
           "read ${SIDE_LOG_FILE} to see where it stopped, then discard it with ${UNDO_CMD} and run again"
       fi
       if [[ "${pause}" == paused ]]; then
-        log_info "paused at the target: replayed up to ${lsn}, last transaction ${replayed}"
+        now_micros line
+        format_duration line "$(((line - REPLAY_STARTED) / 1000000))"
+        log_info "replay: paused at the target (100%): replayed up to ${lsn}, last transaction ${replayed}, after ${line}"
         state_set side-paused "$(printf '%s\t%s' "${lsn}" "${replayed}")"
+        report_staging force
         return 0
       fi
-      now="$(date +%s)"
-      if ((now - last_report >= 10)); then
-        log_info "replaying: at ${lsn}, last transaction ${replayed}, target ${TARGET_KIND} ${TARGET_VALUE}"
-        last_report="${now}"
+      if progress_due replay 5; then
+        replay_progress_line line "${lsn}" "${replayed}"
+        log_info "replay: ${line}"
       fi
     fi
-    sleep 2
+    sleep 0.5
   done
+}
+
+# Files after the target are not needed once the side instance has paused there.
+end_staging() {
+  staging_wanted || return 0
+  if stager_running; then
+    log_info "the target is reached: the WAL stager stops (what it had not staged lies after the target)"
+    stager_stop
+  fi
 }
 
 report_stop_point() {
@@ -91,8 +170,11 @@ main() {
     return 0
   fi
   require_done 05-configure
+  # A resumed run may find the stager gone (killed with the run): it continues where it stopped.
+  if staging_wanted; then start_stager; fi
   start_side
   wait_for_pause
+  end_staging
   report_stop_point
   mark_done 06-recover
 }

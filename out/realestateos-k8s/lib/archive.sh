@@ -30,6 +30,25 @@ archive_list() {
   done | LC_ALL=C sort
 }
 
+# s3_objects PREFIX: key<TAB>size<TAB>ETag (quotes removed) of every object whose key
+# starts with PREFIX, sorted: one aws process however many pages the CLI reads.
+s3_objects() {
+  local rows
+  rows="$(aws_cli s3api list-objects-v2 --bucket "${S3_BUCKET}" --prefix "$1" --query 'Contents[].[Key,Size,ETag]' --output text)" || return 1
+  if [[ -z "${rows}" || "${rows}" == "None" ]]; then return 0; fi
+  awk -F'\t' 'BEGIN { OFS = "\t" } $1 != "None" { gsub(/"/, "", $3); print $1, $2, $3 }' <<<"${rows}" | LC_ALL=C sort
+}
+
+# archive_list_objects PREFIX: name<TAB>size<TAB>ETag of the objects directly under
+# PREFIX (names without it, as archive_list prints them), sorted.
+archive_list_objects() {
+  local rows
+  rows="$(s3_objects "$1")" || return 1
+  [[ -n "${rows}" ]] || return 0
+  P="$1" awk -F'\t' 'BEGIN { OFS = "\t"; n = length(ENVIRON["P"]) }
+    substr($1, 1, n) == ENVIRON["P"] { name = substr($1, n + 1); if (name != "" && index(name, "/") == 0) print name, $2, $3 }' <<<"${rows}"
+}
+
 # archive_lookup KEY: 0 when the object exists, 1 when the store says it does not (404),
 # 2 when the store could not be asked (network, credentials): absent and unreachable
 # must not be confused, or an unreachable endpoint would look like "no manifest".
@@ -166,15 +185,19 @@ backup_objects() {
 
 # ---------------------------------------------------------------- the archive snapshot
 # Preflight lists the WAL prefix once; later steps read these files instead of listing
-# again: wal-raw.txt (names as stored) and wal-logical.txt (compression suffix removed).
+# again: wal-objects.tsv (stored name, size, ETag — empty for a local archive),
+# wal-raw.txt (names as stored) and wal-logical.txt (compression suffix removed).
 declare -A WAL_PRESENT=()
 
 snapshot_wal_listing() {
-  local raw_file logical_file suffix name
+  local objects_file raw_file logical_file suffix name
+  objects_file="$(state_file wal-objects.tsv)"
   raw_file="$(state_file wal-raw.txt)"
   logical_file="$(state_file wal-logical.txt)"
-  archive_list "${WAL_PREFIX}" >"${raw_file}.tmp" ||
+  archive_list_objects "${WAL_PREFIX}" >"${objects_file}.tmp" ||
     fail "cannot list the WAL archive at $(archive_describe "${WAL_PREFIX}"). Nothing was changed." "check the archive location, credentials (AWS_* variables or profile) and endpoint, then run ${RESUME_CMD} again"
+  mv -f "${objects_file}.tmp" "${objects_file}"
+  cut -f1 "${objects_file}" >"${raw_file}.tmp"
   mv -f "${raw_file}.tmp" "${raw_file}"
   suffix="$(wal_object_suffix)"
   while IFS= read -r name; do
@@ -274,4 +297,153 @@ wal_names_between() {
     seg_name name "${tli}" "${segno}"
     printf '%s\n' "${name}"
   done
+}
+
+# ---------------------------------------------------------------- the lock (pitr resolve)
+# Compiled with a lock file (PINNED=true), the bundle holds lib/pinned.tsv: every object
+# the recovery may use, one per line — kind (base, history or wal), the name PostgreSQL
+# asks for (the key itself for base objects), the stored key, size, ETag (S3, no quotes)
+# and sha256 (local). Whoever installs archive.sh elsewhere installs pinned.tsv beside it.
+# The fields are read with awk: a tab is whitespace to `read`, which would merge an
+# empty field into the next one. awk compares two numeric-looking strings as numbers
+# (000000010000000000000004 equals ...05 as a double): names are compared as `$2 ""`.
+PINNED_TSV="$(dirname "${BASH_SOURCE[0]}")/pinned.tsv"
+readonly PINNED_FIX="the archive changed after pitr resolve: put the pinned object back, or run pitr resolve again and recompile the plan"
+
+# pinned_rows: the lock's objects, or a failure when the bundle lost its list.
+pinned_rows() {
+  if [[ ! -f "${PINNED_TSV}" ]]; then
+    log_fail "the plan was compiled with a lock file but ${PINNED_TSV} is missing: the objects to use are unknown"
+    return 1
+  fi
+  cat -- "${PINNED_TSV}"
+}
+
+# pinned_allows LOGICAL_NAME: 0 when the scripts were compiled without a lock or the
+# lock pins NAME; 1 when the lock does not pin it (a file to answer "not found", never
+# to fetch); 2 when the lock's list cannot be read.
+pinned_allows() {
+  [[ "${PINNED}" == true ]] || return 0
+  local rows
+  rows="$(pinned_rows)" || return 2
+  N="$1" awk -F'\t' '$2 "" == ENVIRON["N"] "" { found = 1; exit } END { exit !found }' <<<"${rows}"
+}
+
+# pinned_has_key KEY: does the lock pin the object stored at KEY? (quiet)
+pinned_has_key() {
+  local rows
+  rows="$(pinned_rows)" || return 1
+  K="$1" awk -F'\t' '$3 "" == ENVIRON["K"] "" { found = 1; exit } END { exit !found }' <<<"${rows}"
+}
+
+# pinned_names KIND: the logical names of the pinned objects of KIND, in the lock's order.
+pinned_names() {
+  local rows
+  rows="$(pinned_rows)" || return 1
+  T="$1" awk -F'\t' '$1 "" == ENVIRON["T"] "" { print $2 }' <<<"${rows}"
+}
+
+# pinned_expectation KEY: "size<TAB>check<TAB>value" for a pinned object, where check is
+# md5 (a single-part S3 ETag is the MD5 of the bytes), sha256 (local archive) or size (a
+# multipart ETag, "<md5 of the parts' md5s>-<parts>", cannot be recomputed without the
+# part size). Fails when KEY is not pinned.
+pinned_expectation() {
+  local rows
+  rows="$(pinned_rows)" || return 1
+  K="$1" awk -F'\t' 'BEGIN { OFS = "\t" }
+    $3 "" == ENVIRON["K"] "" {
+      found = 1
+      if ($6 != "") print $4, "sha256", $6
+      else if ($5 ~ /^[0-9a-f]{32}$/) print $4, "md5", $5
+      else print $4, "size", $4
+      exit
+    }
+    END { exit !found }' <<<"${rows}" || {
+    log_fail "$(archive_describe "$1") is not one of the objects the lock pins"
+    return 1
+  }
+}
+
+# stream_check_value CHECK: reads stdin to its end and prints what CHECK compares: its
+# md5 or sha256, or its size in bytes.
+stream_check_value() {
+  local value
+  case "$1" in
+    md5) value="$(md5sum)" ;;
+    sha256) value="$(sha256sum)" ;;
+    *) value="$(wc -c)" ;;
+  esac
+  printf '%s\n' "${value%% *}"
+}
+
+# pinned_compare KEY CHECK FOUND: 0 when FOUND (the md5, sha256 or size of the bytes
+# read) is what the lock pinned for KEY; otherwise logs expected against found and 1.
+pinned_compare() {
+  local key="$1" check="$2" found="$3" expectation size expected_check expected
+  expectation="$(pinned_expectation "${key}")" || return 1
+  IFS=$'\t' read -r size expected_check expected <<<"${expectation}"
+  [[ "${check}" == "${expected_check}" ]] || {
+    log_fail "internal: $(archive_describe "${key}") was checked by ${check}, the lock needs ${expected_check}"
+    return 1
+  }
+  [[ "${found}" == "${expected}" ]] && return 0
+  case "${check}" in
+    md5) log_fail "$(archive_describe "${key}") is not the object pitr resolve pinned: its bytes have md5 ${found}, the lock's ETag is ${expected} (${size} bytes)" ;;
+    sha256) log_fail "$(archive_describe "${key}") is not the object pitr resolve pinned: its sha256 is ${found}, the lock has ${expected} (${size} bytes)" ;;
+    *) log_fail "$(archive_describe "${key}") is not the object pitr resolve pinned: ${found} bytes, the lock has ${expected}" ;;
+  esac
+  log_fail "${PINNED_FIX}"
+  return 1
+}
+
+# pinned_verify_file STORED_KEY FILE: checks a downloaded object (as stored: before
+# decompression) against the lock — its size, then its md5 (plain S3 ETag) or sha256
+# (local). 0 when the scripts were compiled without a lock or the bytes match.
+pinned_verify_file() {
+  [[ "${PINNED}" == true ]] || return 0
+  local key="$1" file="$2" expectation size check expected found
+  expectation="$(pinned_expectation "${key}")" || return 1
+  IFS=$'\t' read -r size check expected <<<"${expectation}"
+  found="$(stat -c %s -- "${file}")" || return 1
+  if [[ "${found}" != "${size}" ]]; then
+    log_fail "$(archive_describe "${key}") is not the object pitr resolve pinned: ${found} bytes, the lock has ${size}"
+    log_fail "${PINNED_FIX}"
+    return 1
+  fi
+  [[ "${check}" == size ]] && return 0
+  pinned_compare "${key}" "${check}" "$(stream_check_value "${check}" <"${file}")"
+}
+
+# archive_stream_checked KEY CHECK_FILE: archive_stream KEY; with a lock, also writes
+# "check<TAB>value" of the bytes that passed (md5, sha256 or size; see
+# pinned_expectation) into CHECK_FILE, computed as they stream — no copy on disk. Read
+# it with pinned_check_stream once the pipeline has ended.
+archive_stream_checked() {
+  local key="$1" out="$2" expectation check fd pid status=0
+  if [[ "${PINNED}" != true ]]; then
+    archive_stream "${key}"
+    return
+  fi
+  expectation="$(pinned_expectation "${key}")" || return 1
+  check="$(cut -f2 <<<"${expectation}")"
+  # A process substitution opened by exec is a child of this shell: its pid is $! and
+  # `wait` returns once it has read everything and written the file.
+  exec {fd}> >(printf '%s\t%s\n' "${check}" "$(stream_check_value "${check}")" >"${out}")
+  pid=$!
+  archive_stream "${key}" | tee "/dev/fd/${fd}" || status=$?
+  exec {fd}>&-
+  wait "${pid}" || status=1
+  return "${status}"
+}
+
+# pinned_check_stream KEY CHECK_FILE: compares what archive_stream_checked measured
+# with the lock (0 without a lock).
+pinned_check_stream() {
+  [[ "${PINNED}" == true ]] || return 0
+  local check value
+  IFS=$'\t' read -r check value <"$2" || {
+    log_fail "no checksum was recorded while $(archive_describe "$1") streamed"
+    return 1
+  }
+  pinned_compare "$1" "${check}" "${value}"
 }
