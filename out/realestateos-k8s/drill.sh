@@ -93,6 +93,8 @@ main() {
   local phase started ended
   for phase in "${DRILL_PHASES[@]}"; do
     if ! run_phase "${phase}"; then
+      # Nothing keeps downloading once the drill has stopped; the next drill starts over.
+      stager_stop
       # The table before the failure report, so the last line is still the next command.
       summary_print
       log_fail "drill failed in ${phase}: this is what a real run would hit. Production and the services were not touched; the side instance (if any) is left for inspection."

@@ -108,6 +108,8 @@ main() {
       continue
     fi
     if ! run_phase "${phase}"; then
+      # Nothing keeps downloading once the run has stopped; a resumed run restarts it.
+      stager_stop
       # The table before the failure report, so the last line is still the next command.
       summary_print
       report_phase_failure "${phase}"

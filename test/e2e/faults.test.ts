@@ -278,6 +278,9 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(result.stderr).toMatch(/attempt 2\/3 to fetch s3:\/\/pitr-e2e-faults\/base\/b1\/base\.tar\.gz failed; retrying in 10s/);
     expect(result.stderr).toContain(`cannot fetch s3://${BUCKET}/base/b1/base.tar.gz: 3 attempts failed; the S3 endpoint ${s3.endpoint} did not deliver it`);
     expectNextCommand(result, /\.\/rollback\.sh$/);
+    // The background WAL stager, started before the base backup, stopped with the run.
+    const stagers = await run('pgrep', ['-f', join(v.workDir, 'bin', 'stage-wal.sh')], { allowFailure: true });
+    expect(stagers.stdout.trim()).toBe('');
     // The deployments were scaled down by stop-services and are still down.
     expect(standIns.replicas('api')).toBe(0);
     await expectProductionUntouched();
@@ -387,7 +390,8 @@ describe('fault matrix before finalize: production untouched, services restored'
     await gate.reached();
     const keptAside = join(root, `lost-${segment}`);
     renameSync(join(archiveDir, 'wal', segment), keptAside);
-    rmSync(join(v.workDir, 'wal-staging', segment));
+    // An uncompressed local archive is read in place (nothing staged); other archives stage.
+    rmSync(join(v.workDir, 'wal-staging', segment), { force: true });
     gate.release();
     const result = await running;
 

@@ -819,7 +819,11 @@ summary_print() {
 # any phase started (a --from check) gets no table: there is nothing to sum up.
 summary_on_exit() {
   local row
-  if [[ -n "${SUMMARY_CURRENT}" ]]; then SUMMARY_OUTCOME[${SUMMARY_CURRENT}]=interrupted; fi
+  if [[ -n "${SUMMARY_CURRENT}" ]]; then
+    SUMMARY_OUTCOME[${SUMMARY_CURRENT}]=interrupted
+    # The stager leads its own session: an interrupt (Ctrl-C) does not reach it.
+    stager_stop
+  fi
   for row in "${SUMMARY_PHASES[@]}"; do
     case "${SUMMARY_OUTCOME[${row}]}" in
       ran | failed | interrupted) summary_print; return 0 ;;

@@ -100,6 +100,11 @@ install_side_bin() {
   chown "${PG_OS_USER}:" "${bin_dir}/restore-paths"
 }
 
+# launch_stager: the stager as the PostgreSQL OS user, leading its own process group.
+launch_stager() {
+  as_pg_user setsid "$(dirname "${RESTORE_SCRIPT}")/stage-wal.sh" >>"${STAGING_DIR}/.stager.log" 2>&1 </dev/null &
+}
+
 # start_stager: starts lib/stage-wal.sh in the background (see that file) unless the
 # staging is complete or a stager already runs; returns once it has recorded its process
 # group. It must not inherit the lock (see without_lock_fd).
@@ -111,8 +116,9 @@ start_stager() {
     return 0
   fi
   rm -f "${STAGING_DIR}/.stager.pid" "${STAGING_DIR}/.failed"
-  without_lock_fd as_pg_user setsid "$(dirname "${RESTORE_SCRIPT}")/stage-wal.sh" \
-    >>"${STAGING_DIR}/.stager.log" 2>&1 </dev/null &
+  # The background job is forked inside without_lock_fd's subshell: a job forked out here
+  # would be a subshell that keeps the lock open for as long as the stager runs.
+  without_lock_fd launch_stager
   for ((i = 0; i < 100; i++)); do
     [[ -s "${STAGING_DIR}/.stager.pid" ]] && break
     sleep 0.1
