@@ -96,6 +96,10 @@ install_side_bin() {
   run_logged install -d -o "${PG_OS_USER}" -m 0700 "${bin_dir}"
   run_logged install -o "${PG_OS_USER}" -m 0700 "${BUNDLE_DIR}/lib/common.sh" "${BUNDLE_DIR}/lib/archive.sh" \
     "${BUNDLE_DIR}/lib/staging.sh" "${BUNDLE_DIR}/lib/stage-wal.sh" "${BUNDLE_DIR}/lib/restore-wal.sh" "${bin_dir}/"
+  # archive.sh reads the lock's object list beside itself.
+  if [[ "${PINNED}" == true ]]; then
+    run_logged install -o "${PG_OS_USER}" -m 0600 "${BUNDLE_DIR}/lib/pinned.tsv" "${bin_dir}/"
+  fi
   printf '%s\n%s\n' "${STAGING_DIR}" "${in_place}" >"${bin_dir}/restore-paths"
   chown "${PG_OS_USER}:" "${bin_dir}/restore-paths"
 }

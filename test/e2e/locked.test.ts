@@ -1,0 +1,220 @@
+// End to end: a plan pinned by `pitr resolve`, compiled and run on a real PostgreSQL 15.
+//
+// For each archive (S3 through s3rver and the aws CLI; a local directory):
+// 1. `pitr resolve` writes the lock; `pitr compile` pins the bundle to it.
+// 2. One pinned WAL object is replaced after resolving (same name and size, other
+//    bytes): run.sh --yes stops in preflight naming the object, expected and found —
+//    no service was stopped or scaled, production's postmaster and rows are as before.
+// 3. The pinned object is put back: run.sh --yes resumes and recovers exactly the
+//    target state, from the pinned backup, staging exactly the pinned WAL list.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { LockFile } from '../../src/archive/lock.js';
+import { runCompile } from '../../src/commands/compile.js';
+import { runResolve } from '../../src/commands/resolve.js';
+import {
+  buildIncidentScenario,
+  captureAppState,
+  cleanEnv,
+  cleanupHarnessRoot,
+  createHarnessRoot,
+  freePort,
+  installStandIns,
+  run,
+  s3Client,
+  s3Env,
+  startPrimary,
+  startS3rver,
+  uploadArchive,
+  type Primary,
+  type Scenario,
+  type StandIns,
+} from './harness.js';
+
+interface Case {
+  title: string;
+  source: 'local' | 's3';
+  layout: 'tarball' | 'pg_basebackup';
+  compression: 'none' | 'gzip';
+  /** What a wrong object looks like to preflight. */
+  expectMismatch: RegExp;
+}
+
+const CASES: Case[] = [
+  { title: 'S3 archive, pg_basebackup layout, gzip WAL', source: 's3', layout: 'pg_basebackup', compression: 'gzip', expectMismatch: /: ETag [0-9a-f]{32} in the lock, [0-9a-f]{32} found/ },
+  { title: 'local archive, tarball layout', source: 'local', layout: 'tarball', compression: 'none', expectMismatch: /: sha256 [0-9a-f]{64} in the lock, [0-9a-f]{64} found/ },
+];
+
+const BUCKET = 'pitr-e2e-locked';
+
+function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
+  const { root, primary, scenario } = ctx;
+  const source = c.source === 'local'
+    ? { kind: 'local', path: primary.archiveDir }
+    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
+  return {
+    version: 1,
+    name: 'locked',
+    description: `end-to-end with a lock file: ${c.title}`,
+    target: { time: scenario.target.written, inclusive: false },
+    postgres: {
+      version: 15,
+      database: scenario.db,
+      dataDir: primary.dataDir,
+      port: primary.port,
+      host: primary.socketDir,
+      binDir: '/usr/lib/postgresql/15/bin',
+      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    },
+    source: { ...source, base: { prefix: 'base/', layout: c.layout }, wal: { prefix: 'wal/', compression: c.compression } },
+    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
+    runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery'] } },
+    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
+    verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
+  };
+}
+
+describe.each(CASES)('a locked plan end to end: $title', (c) => {
+  let root: string;
+  let primary: Primary;
+  let scenario: Scenario;
+  let standIns: StandIns;
+  let bundle: string;
+  let env: NodeJS.ProcessEnv;
+  let lock: LockFile;
+  let endpoint: string | undefined;
+
+  beforeAll(async () => {
+    root = await createHarnessRoot();
+    primary = await startPrimary({ root, timezone: 'Asia/Tokyo', walCompression: c.compression });
+    scenario = await buildIncidentScenario(primary, { layout: c.layout, segmentsBeforeTarget: 2 });
+    if (c.source === 's3') {
+      endpoint = (await startS3rver({ root })).endpoint;
+      await uploadArchive(endpoint, BUCKET, primary.archiveDir);
+    }
+    standIns = installStandIns(root);
+    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
+    standIns.setComposeRunning(['api', 'celery']);
+
+    const planDir = join(root, 'plans');
+    mkdirSync(planDir, { recursive: true });
+    const planFile = join(planDir, 'locked.yaml');
+    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
+    const said: string[] = [];
+    const io = { stdout: (t: string) => said.push(t), stderr: (t: string) => said.push(t) };
+    const client = endpoint ? s3Client(endpoint) : undefined;
+    try {
+      expect(await runResolve(planFile, io, { s3Client: client }), said.join('')).toBe(0);
+    } finally {
+      client?.destroy();
+    }
+    lock = JSON.parse(readFileSync(join(planDir, 'locked.lock.json'), 'utf8')) as LockFile;
+    const out = join(root, 'out');
+    const stderr: string[] = [];
+    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
+    expect(stderr.join(''), 'compile output').toBe('');
+    expect(code).toBe(0);
+    bundle = join(out, 'locked');
+    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+  }, 300_000);
+
+  afterAll(async () => {
+    await cleanupHarnessRoot(root);
+  }, 120_000);
+
+  const runScript = (script: string, args: string[] = []) =>
+    run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+
+  /** The pinned WAL object whose bytes the test replaces: the last one, holding the target. */
+  const victim = () => lock.objects.wal.at(-1)!;
+
+  /** Reads or writes an archive object's bytes, wherever the plan's archive is. */
+  async function putObject(key: string, body: Buffer): Promise<void> {
+    if (c.source === 'local') {
+      writeFileSync(join(primary.archiveDir, key), body);
+      return;
+    }
+    const client = s3Client(endpoint!);
+    try {
+      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    } finally {
+      client.destroy();
+    }
+  }
+
+  it('the lock pins the backup automatic selection would choose, and the bundle carries it', () => {
+    expect(lock.backup.id).toBe(scenario.expectedBackupId);
+    expect(lock.objects.wal.length).toBeGreaterThanOrEqual(3);
+    const pinned = readFileSync(join(bundle, 'lib/pinned.tsv'), 'utf8');
+    expect(pinned.split('\n').filter((l) => l.startsWith('wal\t')).map((l) => l.split('\t')[1])).toEqual(lock.objects.wal.map((o) => o.name));
+    expect(readFileSync(join(bundle, 'SHA256SUMS'), 'utf8')).toContain('  lib/pinned.tsv\n');
+    expect(readFileSync(join(bundle, 'RUNBOOK.md'), 'utf8')).toContain(`| WAL used | \`${lock.walRange.first}\` to \`${lock.walRange.last}\``);
+  });
+
+  it('an object replaced after resolving stops run.sh in preflight, before anything changes', async () => {
+    const original = readFileSync(join(primary.archiveDir, victim().key));
+    // Same name, same size, other bytes: another segment's content, or (gzip, whose
+    // sizes differ) the same bytes with one changed in the middle.
+    const replacement = c.compression === 'none'
+      ? readFileSync(join(primary.archiveDir, lock.objects.wal[0]!.key))
+      : Buffer.from(original.map((byte, i) => (i === original.length >> 1 ? byte ^ 0xff : byte)));
+    expect(replacement.length).toBe(original.length);
+    expect(replacement.equals(original)).toBe(false);
+    await putObject(victim().key, replacement);
+
+    const pidBefore = await primary.postmasterPid();
+    const result = await runScript('run.sh', ['--yes']);
+    expect(result.code).not.toBe(0);
+    const where = c.source === 's3' ? `s3://${BUCKET}/${victim().key}` : join(primary.archiveDir, victim().key);
+    expect(result.stderr).toContain(`[00-preflight] pinned object ${where}`);
+    expect(result.stderr).toMatch(c.expectMismatch);
+    expect(result.stderr).toContain('1 of the');
+    expect(result.stderr).toContain('the archive changed after pitr resolve: put the pinned object back, or run pitr resolve again and recompile the plan');
+    expect(existsSync(join(bundle, 'state', 'done', '00-preflight'))).toBe(false);
+    // Nothing changed: no runtime call that stops anything, production as it was.
+    const changing = standIns.readCalls().filter((call) => call.some((w) => ['stop', 'start', 'scale'].includes(w)));
+    expect(changing).toEqual([]);
+    expect(standIns.composeRunning().sort()).toEqual(['api', 'celery']);
+    expect(await primary.postmasterPid()).toBe(pidBefore);
+    expect(await captureAppState(primary, scenario.db)).toEqual(scenario.final);
+    expect(existsSync(join(root, 'work', 'data'))).toBe(false);
+
+    await putObject(victim().key, original);
+  }, 600_000);
+
+  it('with the pinned object back, run.sh --yes recovers the target from exactly the pinned backup and WAL', async () => {
+    const result = await runScript('run.sh', ['--yes']);
+    expect(result.code, result.stderr.slice(-4000)).toBe(0);
+    const server = { socketDir: primary.socketDir, port: primary.port };
+    expect(await captureAppState(server, scenario.db)).toEqual(scenario.expected);
+
+    expect(result.stderr).toMatch(new RegExp(`lock: the ${lock.objects.base.length + lock.objects.history.length + 1 + lock.objects.wal.length} pinned objects are in the archive as pitr resolve saw them`));
+    expect(result.stderr).toContain(`base backup: ${lock.backup.id} `);
+    const values = join(bundle, 'state', 'values');
+    expect(readFileSync(join(values, 'backup'), 'utf8').split('\t')[0]).toBe(lock.backup.id);
+    // The WAL staged and offered to recovery is the lock's list, nothing else.
+    const pinnedNames = [...lock.objects.wal.map((o) => o.name), ...lock.objects.history.map((o) => o.name)];
+    expect(readFileSync(join(values, 'wal-needed.txt'), 'utf8').trim().split('\n')).toEqual(pinnedNames);
+    const staging = join(root, 'work', 'wal-staging');
+    if (existsSync(staging)) {
+      const staged = readdirSync(staging).filter((n) => !n.startsWith('.'));
+      expect(staged.filter((n) => !pinnedNames.includes(n))).toEqual([]);
+    }
+    // Every WAL file the side instance restored from the archive is a pinned one.
+    const sideLog = join(root, 'work', 'side-instance.log');
+    if (existsSync(sideLog)) {
+      const restored = [...readFileSync(sideLog, 'utf8').matchAll(/restored log file "([^"]+)" from archive/g)].map((m) => m[1]);
+      expect(restored.length).toBeGreaterThan(0);
+      expect(restored.filter((n) => !pinnedNames.includes(n!))).toEqual([]);
+    }
+    // wal-objects.tsv: stored name, size and ETag (S3) of every object under the WAL prefix.
+    const objects = readFileSync(join(values, 'wal-objects.tsv'), 'utf8').replace(/\n$/, '').split('\n').map((l) => l.split('\t'));
+    const suffix = c.compression === 'gzip' ? '.gz' : '';
+    const row = objects.find(([name]) => name === `${victim().name}${suffix}`);
+    expect(row).toEqual([`${victim().name}${suffix}`, String(victim().size), victim().etag ?? '']);
+  }, 900_000);
+});
