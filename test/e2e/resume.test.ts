@@ -12,8 +12,10 @@
 //
 // The moments are chosen deterministically with blockers (lib/blockers.ts): a wrapper
 // first on PATH holds one exact command until the test lets it go or kills it —
-//   fetch:    `cat <archive>/wal/<segment>` (staging one WAL segment, local archive);
-//   recover:  `cp <workDir>/wal-staging/<segment> ...` in the side instance's
+//   fetch:    `cat -- <archive>/base/...` (streaming the base backup, local archive),
+//             while the background WAL stager runs: it leads its own session, so it
+//             survives the kill, and rollback.sh or the resumed run must deal with it;
+//   recover:  `cp -- <workDir>/wal-staging/<segment> ...` in the side instance's
 //             restore_command (replay waits there; the side instance survives the kill:
 //             pg_ctl puts servers in their own session);
 //   finalize: `mv -T -- <workDir>/data <dataDir>` (production stopped and renamed
@@ -80,14 +82,15 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
 
   beforeAll(async () => {
     root = await createHarnessRoot();
-    primary = await startPrimary({ root, timezone: 'Asia/Tokyo' });
+    // gzip-compressed WAL: a local archive is then staged by the background stager.
+    primary = await startPrimary({ root, timezone: 'Asia/Tokyo', walCompression: 'gzip' });
     scenario = await buildIncidentScenario(primary, { layout: 'tarball', segmentsBeforeTarget: 2 });
     await quiesce(server(), scenario.db);
     // The plan reads a copy of the archive as it was after the scenario: recovered
     // servers (timeline 2) archive into the primary's archive, which no plan reads.
     archiveDir = join(root, 'archive-pristine');
     await run('cp', ['-a', primary.archiveDir, archiveDir]);
-    const segments = readdirSync(join(archiveDir, 'wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+    const segments = readdirSync(join(archiveDir, 'wal')).filter((n) => /^[0-9A-F]{24}\.gz$/.test(n)).map((n) => n.slice(0, 24)).sort();
     segmentAfterStart = segments[segments.indexOf(scenario.backups.b1!.startWalFile) + 1]!;
 
     standIns = installStandIns(root);
@@ -112,7 +115,7 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
         binDir: '/usr/lib/postgresql/15/bin',
         service: { kind: 'pg_ctl', logFile: primary.logFile },
       },
-      source: { kind: 'local', path: archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
+      source: { kind: 'local', path: archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'gzip' } },
       recovery: { workDir, port: sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
       runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } },
       safetyBackup: { dir: join(root, 'safety'), pgDump: true },
@@ -187,9 +190,11 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
   it('6 + 7a. kill -9 during fetch; meanwhile a second run, a drill and a rollback are refused by the lock; rollback.sh restores', async () => {
     const calls = standIns.readCalls().length;
     const pidBefore = await primary.postmasterPid();
-    const gate = blockers.block('cat', [`${archiveDir}/wal/${segmentAfterStart}`]);
+    const gate = blockers.block('cat', [`-- ${archiveDir}/base/`]);
     const first = startRun();
     await gate.reached();
+    // The stager was started before the base backup streams.
+    expect(existsSync(join(workDir, 'wal-staging', '.stager.log'))).toBe(true);
 
     // 6. The lock: each refused with exit 3, naming the holder, changing nothing.
     const state = () => ({ done: listing(join(stateDir(), 'done')), values: listing(join(stateDir(), 'values')), work: listing(workDir), calls: standIns.readCalls().length });
@@ -223,6 +228,8 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
     ]);
     expect(standIns.composeRunning()).toEqual(['api', 'celery']);
     expect(existsSync(workDir), 'the partial fetch is removed').toBe(false);
+    const stagers = await run('pgrep', ['-f', join(workDir, 'bin', 'stage-wal.sh')], { allowFailure: true });
+    expect(stagers.stdout.trim(), 'no WAL stager survives the rollback').toBe('');
     expect(await primary.postmasterPid(), 'production was never restarted').toBe(pidBefore);
     await expectPreRecoveryProduction();
     await expectSecondRollbackIsNoop();

@@ -597,15 +597,31 @@ side_is_running() {
   [[ -d "${SIDE_DATA_DIR}" ]] && as_pg_user "${pg_ctl}" -D "${SIDE_DATA_DIR}" status >/dev/null 2>&1
 }
 
-# stager_stop: ends the background WAL stager (lib/stage-wal.sh) of this workDir, if one
-# runs: it is started in its own process group, whose id it records.
-stager_stop() {
-  local pgid
+# stager_group: the process group id of this workDir's background WAL stager
+# (lib/stage-wal.sh), while it runs: it leads its own group and records the id. The
+# recorded number is trusted only while its process is still stage-wal.sh: after a
+# crash or a reboot it may belong to anything.
+stager_group() {
+  local pgid cmdline
   pgid="$(cat "${STAGING_DIR}/.stager.pid" 2>/dev/null || true)"
-  [[ "${pgid}" =~ ^[0-9]+$ ]] || return 0
-  if kill -0 -- "-${pgid}" 2>/dev/null; then
+  [[ "${pgid}" =~ ^[0-9]+$ ]] || return 1
+  cmdline="$(tr '\0' ' ' <"/proc/${pgid}/cmdline" 2>/dev/null || true)"
+  [[ "${cmdline}" == *"/stage-wal.sh"* ]] || return 1
+  printf '%s\n' "${pgid}"
+}
+
+# stager_stop: ends the background WAL stager, if one runs, and waits until its group
+# has gone: whoever stops it may remove the staging directory next.
+stager_stop() {
+  local pgid i
+  if pgid="$(stager_group)"; then
     log_info "stopping the background WAL stager (process group ${pgid})"
     kill -TERM -- "-${pgid}" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 -- "-${pgid}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-${pgid}" 2>/dev/null || true
   fi
   rm -f "${STAGING_DIR}/.stager.pid"
 }

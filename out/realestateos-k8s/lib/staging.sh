@@ -22,11 +22,7 @@
 staging_path() { printf '%s/%s\n' "${STAGING_DIR}" "$1"; }
 
 # stager_running: a stager process group for this staging directory is alive.
-stager_running() {
-  local pgid
-  pgid="$(cat "${STAGING_DIR}/.stager.pid" 2>/dev/null || true)"
-  [[ "${pgid}" =~ ^[0-9]+$ ]] && kill -0 -- "-${pgid}" 2>/dev/null
-}
+stager_running() { stager_group >/dev/null; }
 
 staging_complete() { [[ -f "${STAGING_DIR}/.complete" ]]; }
 staging_failed() { [[ -f "${STAGING_DIR}/.failed" ]]; }
