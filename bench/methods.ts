@@ -249,7 +249,9 @@ async function runOurs(method: 'd' | 'e', ctx: MethodContext, runIndex: number):
     // The fixed cost of one run.sh call (bundle checksums, state, lock, a phase that
     // only says "already done"), for the breakdown; not in the span.
     const again = await phase('05-configure');
-    const staging = lineTime(fetch, /staging \d+ WAL files/) ?? fetch.end;
+    // The stager starts (or, for an uncompressed local archive, in-place reading is
+    // chosen) before the base backup is extracted: staging overlaps the rest.
+    const stagerStarted = lineTime(fetch, /WAL staging runs in the background|read in place/) ?? fetch.start;
     const facts = await readServerLogFacts(sideLog);
     const paused = facts.paused ?? end;
     return {
@@ -258,11 +260,11 @@ async function runOurs(method: 'd' | 'e', ctx: MethodContext, runIndex: number):
       totalMs: end - t0,
       pausedMs: paused - t0,
       parts: [
-        ['04-fetch: base backup (download + extract + checks)', staging - fetch.start],
-        ['04-fetch: WAL staging (all files, before recovery starts)', fetch.end - staging],
+        ['04-fetch: checks and WAL stager start', stagerStarted - fetch.start],
+        ['04-fetch: base backup (download + extract + checks; WAL staging alongside)', fetch.end - stagerStarted],
         ['05-configure', configure.end - configure.start],
         ['06-recover: start to pause (server log)', paused - recover.start],
-        ['06-recover: pause to script exit (its 2 s poll)', recover.end - paused],
+        ['06-recover: pause to script exit (its 0.5 s poll, stager stop)', recover.end - paused],
       ],
       restored: facts.restored,
       stopLine: facts.stopLine ?? '',
