@@ -206,15 +206,19 @@ describe('pitr compile writes atomically behind the shellcheck gate', () => {
   it('the fake shellcheck is given every generated script, relative to the temp dir', () => {
     const cwd = makeTempDir('pitr-atomic-args-');
     const log = join(cwd, 'args.txt');
-    const bin = fakeShellcheckBin(`printf '%s\\n' "$PWD" "$@" >'${log}'\nprintf '{"comments":[]}'\nexit 0`);
+    // One line per shellcheck run (there may be one per core): its directory, then its arguments.
+    const bin = fakeShellcheckBin(`printf '%s' "$PWD" >>'${log}'; printf ' %s' "$@" >>'${log}'; echo >>'${log}'\nprintf '{"comments":[]}'\nexit 0`);
     const result = runPitr(['compile', '--out', join(cwd, 'out'), examplePlanPath('realestateos-docker')], { cwd, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const [pwd, ...args] = readFileSync(log, 'utf8').trim().split('\n');
-    expect(pwd).toMatch(new RegExp(`^${cwd}/out/\\.realestateos-docker\\.tmp-\\d+$`));
+    const runs = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '));
     const scripts = [...readTree(join(OUT_DIR, 'realestateos-docker')).keys()].filter((p) => p.endsWith('.sh'));
-    expect(args.filter((a) => !a.startsWith('-'))).toEqual(scripts);
-    expect(args).toContain('--format=json1');
+    for (const [pwd, ...args] of runs) {
+      expect(pwd).toMatch(new RegExp(`^${cwd}/out/\\.realestateos-docker\\.tmp-\\d+$`));
+      expect(args).toContain('--format=json1');
+    }
+    // Every script exactly once across the runs.
+    expect(runs.flatMap(([, ...args]) => args.filter((a) => !a.startsWith('-'))).sort()).toEqual([...scripts].sort());
     expect(readdirSync(join(cwd, 'out'))).toEqual(['realestateos-docker']);
   });
 
