@@ -86,6 +86,13 @@ finish_file() {
   mv -f "${part}" "${STAGING_DIR}/${logical}"
 }
 
+# report FILE TEXT: a background job's result, written under another name and renamed:
+# the poller that sees FILE must never read it half-written (an empty status would
+# count a staged file as failed).
+report() {
+  printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"
+}
+
 # start_finisher FILE STORED: hands FILE to a background finisher job; its exit status
 # lands in INCOMING/.status.STORED (polled by reap_finishers: no `wait -n`, which would
 # also reap the download processes).
@@ -95,7 +102,7 @@ start_finisher() {
   (
     status=0
     finish_file "$1" "$2" || status=$?
-    printf '%d\n' "${status}" >"${INCOMING}/.status.$2"
+    report "${INCOMING}/.status.$2" "${status}"
   ) &
 }
 
@@ -189,7 +196,7 @@ bulk_download() {
     (
       status=0
       aws_cli s3 cp --recursive --only-show-errors --no-progress "s3://${S3_BUCKET}/${WAL_PREFIX}" "${INCOMING}/bulk/${i}/" "${filters[@]}" || status=$?
-      printf '%d\n' "${status}" >"${INCOMING}/.exit.${BASHPID}"
+      report "${INCOMING}/.exit.${BASHPID}" "${status}"
     ) &
     pids+=("$!")
   done
@@ -214,7 +221,7 @@ one_by_one() {
       (
         status=0
         { retry 4 2 fetch_raw "${stored}" "${INCOMING}/single/${stored}" && finish_file "${INCOMING}/single/${stored}" "${stored}"; } || status=$?
-        printf '%d %s\n' "${status}" "${stored}" >"${INCOMING}/.exit.${BASHPID}"
+        report "${INCOMING}/.exit.${BASHPID}" "${status} ${stored}"
       ) &
       pids+=("$!")
     done
@@ -273,6 +280,10 @@ main() {
     rm -f "${STAGING_DIR}/.stager.pid"
     exit 1
   fi
+  # Every file is in place: the last progress says so even when a finisher's report
+  # arrived after the loop that counts them had ended.
+  FILES_DONE="${FILES_TOTAL}" BYTES_DONE="${BYTES_TOTAL}"
+  write_progress
   touch "${STAGING_DIR}/.complete"
   log_info "stager done: ${FILES_TOTAL} files staged"
   rm -f "${STAGING_DIR}/.stager.pid"
