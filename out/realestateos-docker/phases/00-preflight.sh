@@ -15,7 +15,7 @@ source "${SCRIPT_DIR}/../lib/common.sh"
 source "${SCRIPT_DIR}/../lib/archive.sh"
 
 check_tools() {
-  local -a missing=() tools=(tar gzip sha256sum flock find df stat date sed)
+  local -a missing=() tools=(tar gzip sha256sum flock find df stat date sed setsid nice)
   local tool
   aws_bin >/dev/null
   tools+=("${COMPOSE_CMD[0]}")

@@ -180,16 +180,21 @@ prepare_staging() {
 }
 
 # write_staging_plan: .plan for the stager, from preflight's needed list and listing:
-# logical name, stored name, size (from wal-objects.tsv when preflight wrote it).
+# logical name, stored name (as stored_wal_name names it), size (from wal-objects.tsv
+# when preflight wrote it). One pass over the listing: a lookup per file would cost a
+# grep per WAL segment.
 write_staging_plan() {
-  local name stored size sizes
-  local -A size_of=()
+  local name stored size suffix sizes
+  local -A size_of=() listed=()
+  suffix="$(wal_object_suffix)"
+  while IFS= read -r stored; do listed["${stored}"]=1; done <"$(state_file wal-raw.txt)"
   sizes="$(state_file wal-objects.tsv)"
   if [[ -f "${sizes}" ]]; then
     while IFS=$'\t' read -r stored size _; do size_of["${stored}"]="${size}"; done <"${sizes}"
   fi
   while IFS= read -r name; do
-    stored_wal_name stored "${name}"
+    stored="${name}"
+    if [[ -n "${suffix}" && -n "${listed[${name}${suffix}]:-}" ]]; then stored="${name}${suffix}"; fi
     printf '%s\t%s\t%s\n' "${name}" "${stored}" "${size_of[${stored}]:-0}"
   done <"$(state_file wal-needed.txt)" >"${STAGING_DIR}/.plan.tmp"
   mv -f "${STAGING_DIR}/.plan.tmp" "${STAGING_DIR}/.plan"
