@@ -93,6 +93,7 @@ async function describeMachine(loadBefore: string): Promise<Machine> {
   for (let i = 0; i < 3; i += 1) awsStartupMs.push(await timeCommand(AWS_CLI, ['--version'], { asPostgres: true }));
   return {
     date: new Date().toISOString(),
+    cpuCount: cpuList.length,
     cpus: `${cpuList.length} × ${cpuList[0]?.model ?? 'unknown'} (nproc ${(await run('nproc', [])).stdout.trim()})`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at start)`,
     kernel: `Linux ${release()}`,
@@ -107,6 +108,8 @@ async function describeMachine(loadBefore: string): Promise<Machine> {
     awsCopyMs: [],
     awsBulkFiles: 0,
     awsBulkMs: [],
+    awsBulkCpuMs: [],
+    s3rverBulkCpuMs: [],
   };
 }
 
@@ -124,32 +127,50 @@ async function timeOneAwsCopy(root: string, workload: Workload): Promise<number[
   return times;
 }
 
+/** bash's `times` prints two lines, the shell's and its children's user and system time, as 0m1.234s. */
+function childCpuMsFromTimes(output: string): number {
+  const lines = output.trim().split('\n');
+  const children = lines[lines.length - 1] ?? '';
+  const parts = [...children.matchAll(/(\d+)m([\d.]+)s/g)];
+  if (parts.length !== 2) throw new Error(`unexpected output of bash times: ${output}`);
+  return parts.reduce((sum, [, minutes, secs]) => sum + (Number(minutes) * 60 + Number(secs)) * 1000, 0);
+}
+
+function ownCpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
 /**
  * What one long-lived transfer costs: a single `aws s3 cp --recursive` (its own thread
  * pool, one Python start-up) of every segment from the base backup's start segment
  * through the target's, into an empty directory. A diagnostic for the staging design,
- * not one of the compared methods.
+ * not one of the compared methods. Also its CPU: the aws process's (bash `times` after
+ * it) and s3rver's, which runs inside this process and is the only thing here working
+ * while we wait. On a 2-core machine those CPU seconds are taken from WAL replay.
  */
-async function timeBulkAwsCopy(root: string, workload: Workload): Promise<{ files: number; ms: number[] }> {
+async function timeBulkAwsCopy(root: string, workload: Workload): Promise<Pick<Machine, 'awsBulkFiles' | 'awsBulkMs' | 'awsBulkCpuMs' | 's3rverBulkCpuMs'>> {
   const names = (await readdir(join(workload.primary.archiveDir, 'wal')))
     .filter((name) => /^[0-9A-F]{24}$/.test(name) && name >= workload.base.startWalFile && name <= workload.targetSegment)
     .sort();
   const includes = names.flatMap((name) => ['--include', name]);
-  const ms: number[] = [];
+  const result = { awsBulkFiles: names.length, awsBulkMs: [] as number[], awsBulkCpuMs: [] as number[], s3rverBulkCpuMs: [] as number[] };
   for (let i = 0; i < 3; i += 1) {
     const destination = join(root, `aws-bulk-probe-${i}`);
-    ms.push(
-      await timeCommand(
-        AWS_CLI,
-        ['--endpoint-url', workload.s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', `s3://${BUCKET}/wal/`, destination, '--exclude', '*', ...includes],
-        { env: cleanEnv(s3Env()) },
-      ),
-    );
+    // "$@" keeps the argument list intact; times reports the aws child's CPU.
+    const script = '"$@" || exit; times';
+    const awsArgs = ['--endpoint-url', workload.s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', `s3://${BUCKET}/wal/`, destination, '--exclude', '*', ...includes];
+    const cpuBefore = process.cpuUsage();
+    const started = now();
+    const { stdout } = await run('bash', ['-c', script, 'bulk-probe', AWS_CLI, ...awsArgs], { cwd: REPO_DIR, timeoutMs: 300_000, env: cleanEnv(s3Env()) });
+    result.awsBulkMs.push(now() - started);
+    result.s3rverBulkCpuMs.push(ownCpuMs(cpuBefore));
+    result.awsBulkCpuMs.push(childCpuMsFromTimes(stdout));
     const copied = (await readdir(destination).catch(() => [] as string[])).length;
     if (copied !== names.length) throw new Error(`bulk aws s3 cp copied ${copied} of ${names.length} files`);
     await rm(destination, { recursive: true, force: true });
   }
-  return { files: names.length, ms };
+  return result;
 }
 
 /** Helper processes still running with the bench root in their command line (by pid). */
@@ -254,10 +275,11 @@ async function main(): Promise<number> {
     workload = await buildWorkload(root, options);
     machine.awsCopyMs = await timeOneAwsCopy(root, workload);
     log(`one aws s3 cp of a segment: ${machine.awsCopyMs.map(seconds).join(', ')} s`);
-    const bulk = await timeBulkAwsCopy(root, workload);
-    machine.awsBulkFiles = bulk.files;
-    machine.awsBulkMs = bulk.ms;
-    log(`one aws s3 cp --recursive of the ${bulk.files} needed segments: ${bulk.ms.map(seconds).join(', ')} s`);
+    Object.assign(machine, await timeBulkAwsCopy(root, workload));
+    log(
+      `one aws s3 cp --recursive of the ${machine.awsBulkFiles} needed segments: ${machine.awsBulkMs.map(seconds).join(', ')} s; ` +
+        `CPU aws ${machine.awsBulkCpuMs.map(seconds).join(', ')} s, s3rver ${machine.s3rverBulkCpuMs.map(seconds).join(', ')} s`,
+    );
     const ctx: MethodContext = {
       root,
       workload,

@@ -16,6 +16,7 @@ export interface CompileTiming {
 export interface Machine {
   date: string;
   cpus: string;
+  cpuCount: number;
   memory: string;
   kernel: string;
   postgres: string;
@@ -30,6 +31,9 @@ export interface Machine {
   awsCopyMs: number[];
   awsBulkFiles: number;
   awsBulkMs: number[];
+  /** CPU (user + system) of that aws process, and of s3rver serving it. */
+  awsBulkCpuMs: number[];
+  s3rverBulkCpuMs: number[];
 }
 
 export interface Report {
@@ -196,9 +200,13 @@ export function renderReport(report: Report): string {
     `- one \`aws s3 cp\` of a 16 MB segment from s3rver: median ${seconds(median(machine.awsCopyMs))} s (${machine.awsCopyMs.map(seconds).join(', ')})`,
     `- one \`aws s3 cp --recursive\` (a single aws process, its own thread pool) of all ${machine.awsBulkFiles} segments from the ` +
       `backup's start through the target's: median ${seconds(median(machine.awsBulkMs))} s (${machine.awsBulkMs.map(seconds).join(', ')})`,
+    `- CPU that transfer used (user + system): aws median ${seconds(median(machine.awsBulkCpuMs))} s (${machine.awsBulkCpuMs.map(seconds).join(', ')}), ` +
+      `s3rver median ${seconds(median(machine.s3rverBulkCpuMs))} s (${machine.s3rverBulkCpuMs.map(seconds).join(', ')}): ` +
+      `${seconds(median(machine.awsBulkCpuMs) + median(machine.s3rverBulkCpuMs))} CPU-seconds on ${machine.cpuCount} cores, ` +
+      'taken from WAL replay while it runs (s3rver serves from this same machine)',
     '',
-    'Other sessions were running test suites on this machine at the same time; the load figures above are what',
-    'the numbers were measured under. Medians of interleaved runs damp that, they do not remove it.',
+    'The load figures above are what the numbers were measured under; anything else running on the machine',
+    'shows there. Medians of interleaved runs damp background load, they do not remove it.',
   );
   if (report.errors.length > 0) {
     push('', '## Failures during this run', '', ...report.errors.map((e) => `- ${e.split('\n')[0]}`));
