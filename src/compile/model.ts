@@ -196,13 +196,39 @@ export function epochMicros(canonicalUtc: string): string {
   return (seconds * 1_000_000n + micros).toString();
 }
 
+/**
+ * The one directory where every file restore_command may take is already complete:
+ * the staging directory (the stager renames checked files into it; phase 04 empties it
+ * first), or, for a local archive of uncompressed files with no lock, the archive's WAL
+ * directory itself. The same choice as staging_wanted and install_side_bin (lib/staging.sh).
+ */
+export function restoreFastPathDir(plan: NormalizedPlan, pinned: boolean): string {
+  const src = plan.source;
+  const staged = src.kind === 's3' || src.wal.compression !== 'none' || pinned;
+  if (staged) return joinPath(plan.recovery.workDir.replace(/\/+$/, ''), SIDE_SUBDIRS.staging);
+  return `${(src.path ?? '').replace(/\/+$/, '')}/${src.wal.prefix.replace(/\/$/, '')}`;
+}
+
+/**
+ * restore_command. PostgreSQL runs it through /bin/sh once per WAL file, so its cost is
+ * paid ~60 times per GiB replayed: a file already complete in the fast-path directory is
+ * copied by sh itself (no bash start-up, ~10 ms a file here); anything else, or a failed
+ * copy, goes to restore-wal.sh, which waits for files in flight, fetches, and turns
+ * failures into the right exit codes (a failed cp must never read as "not found").
+ * Paths are shell words inside a conf string; PostgreSQL expands %f/%p/%r and %%
+ * anywhere in the command, so a literal % is doubled.
+ */
+export function restoreCommand(restoreScript: string, fastPathDir: string): string {
+  const word = (path: string): string => shellQuote(path).replaceAll('%', '%%');
+  const staged = `${word(`${fastPathDir}/`)}%f`;
+  return `test -f ${staged} && cp ${staged} %p || exec ${word(restoreScript)} %f %p`;
+}
+
 /** The settings appended to the recovered copy's postgresql.auto.conf for the side instance. */
-export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string): string {
+export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string, pinned: boolean): string {
   const t = plan.target;
   const lines: string[] = [];
-  // restore_command runs through /bin/sh: the script path is a shell word inside a conf string.
-  // PostgreSQL expands %f/%p/%r and %% anywhere in the command: a literal % is doubled.
-  lines.push(`restore_command = ${confQuote(`${shellQuote(restoreScript).replaceAll('%', '%%')} %f %p`)}`);
+  lines.push(`restore_command = ${confQuote(restoreCommand(restoreScript, restoreFastPathDir(plan, pinned)))}`);
   switch (t.kind) {
     case 'time': lines.push(`recovery_target_time = ${confQuote(t.value)}`); break;
     case 'xid': lines.push(`recovery_target_xid = ${confQuote(t.value)}`); break;
@@ -361,7 +387,7 @@ export function buildModel(
     c('PARALLELISM', rec.parallelism, 'parallel WAL downloads'),
     c('DRAIN_TIMEOUT_SECONDS', rec.drainTimeoutSeconds, 'wait for client connections to leave'),
     c('START_TIMEOUT_SECONDS', rec.startTimeoutSeconds, 'pg_ctl start/stop timeout'),
-    c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
+    c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile, lock !== null), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
     c('SIDE_CONF_TEXT', pg.configFile === null ? '' : sideConfigText(pg.configFile, sideDataDir, sidePidFile), 'postgresql.conf of the side config directory (Debian layout)'),
     c('RUNTIME_KIND', runtime.kind, 'docker | k8s | none'),
     a('COMPOSE_CMD', runtime.kind === 'docker' ? runtime.compose.command : [], 'compose command words'),
@@ -519,7 +545,7 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
       : `explicit: ${plan.source.backup}`,
     backupAuto: plan.source.backup === 'auto',
     backupId: plan.source.backup === 'auto' ? null : plan.source.backup,
-    recoveryConf: recoveryConfBlock(plan, side.restoreScript, side.socketDir, side.sidePidFile),
+    recoveryConf: recoveryConfBlock(plan, side.restoreScript, side.socketDir, side.sidePidFile, pinned !== null),
     services: describeServices(plan),
     server: {
       version: pg.version,

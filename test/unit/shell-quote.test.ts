@@ -8,10 +8,10 @@
  * that touches the sentinel: if quoting ever broke, `;rm -rf /` would be caught, not run.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recoveryConfBlock } from '../../src/compile/model.js';
+import { recoveryConfBlock, restoreCommand } from '../../src/compile/model.js';
 import { confQuote, shellComment, shellName, shellQuote } from '../../src/compile/shell.js';
 import { loadExamplePlan, makeTempDir, removeTempDirs, run } from './compiler-helpers.js';
 
@@ -258,7 +258,7 @@ describe('restore_command built by recoveryConfBlock', () => {
     const script = join(dir, 'bin', 'restore-wal.sh');
     writeFileSync(script, "#!/bin/sh\nprintf '%s\\0' \"$@\"\n");
     chmodSync(script, 0o755);
-    const block = recoveryConfBlock(loadExamplePlan('realestateos-docker'), script, join(dir, 'run'), join(dir, 'side.pid'));
+    const block = recoveryConfBlock(loadExamplePlan('realestateos-docker'), script, join(dir, 'run'), join(dir, 'side.pid'), false);
     const line = block.split('\n').find((l) => l.startsWith('restore_command = '));
     expect(line).toBeDefined();
     const token = (line as string).slice('restore_command = '.length);
@@ -284,6 +284,56 @@ describe('restore_command built by recoveryConfBlock', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.args).toEqual(['000000010000000000000042', 'pg_wal/RECOVERYXLOG']);
+  });
+
+  /**
+   * The fast path: sh copies a file already complete in the staging (or in-place)
+   * directory itself. Run as PostgreSQL would, in a data directory, with a directory
+   * name full of shell and conf metacharacters and PostgreSQL placeholders.
+   */
+  function runFastPath(setup: { staged: boolean; walDirExists: boolean }): { args: string[]; status: number | null; stderr: string; copied: string | null } {
+    const base = makeTempDir('pitr-fast-path-');
+    const dir = join(base, `st'a "g" %p %f %% $(touch ${SENTINEL}) \\`);
+    const binDir = join(base, 'bin');
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(binDir);
+    const script = join(binDir, 'restore-wal.sh');
+    writeFileSync(script, "#!/bin/sh\nprintf '%s\\0' \"$@\"\n");
+    chmodSync(script, 0o755);
+    const wal = '000000010000000000000042';
+    if (setup.staged) writeFileSync(join(dir, wal), 'staged bytes');
+    const dataDir = join(base, 'data');
+    mkdirSync(setup.walDirExists ? join(dataDir, 'pg_wal') : dataDir, { recursive: true });
+    const block = `restore_command = ${confQuote(restoreCommand(script, dir))}`;
+    const token = block.slice('restore_command = '.length);
+    expect(token).toMatch(CONF_STRING_TOKEN);
+    const command = substitutePlaceholders(gucScanstr(token), wal, 'pg_wal/RECOVERYXLOG');
+    const result = run('/bin/sh', ['-c', command], { cwd: dataDir, env: { PATH: `${fakeBin}:/usr/bin:/bin` } });
+    const target = join(dataDir, 'pg_wal', 'RECOVERYXLOG');
+    return {
+      args: result.stdout.split('\0').slice(0, -1),
+      status: result.status,
+      stderr: result.stderr,
+      copied: existsSync(target) ? readFileSync(target, 'utf8') : null,
+    };
+  }
+
+  it('copies a staged file with sh alone, without running the script', () => {
+    const result = runFastPath({ staged: true, walDirExists: true });
+    expect(result).toEqual({ args: [], status: 0, stderr: '', copied: 'staged bytes' });
+    expect(existsSync(SENTINEL)).toBe(false);
+  });
+
+  it('hands a file not staged to the script with the WAL file name and path', () => {
+    const result = runFastPath({ staged: false, walDirExists: true });
+    expect(result).toEqual({ args: ['000000010000000000000042', 'pg_wal/RECOVERYXLOG'], status: 0, stderr: '', copied: null });
+  });
+
+  it('hands a failed copy to the script, never answering "not found" itself', () => {
+    const result = runFastPath({ staged: true, walDirExists: false });
+    expect(result.args).toEqual(['000000010000000000000042', 'pg_wal/RECOVERYXLOG']);
+    expect(result.stderr).toContain('cp:');
+    expect(existsSync(SENTINEL)).toBe(false);
   });
 });
 

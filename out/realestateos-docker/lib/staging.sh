@@ -87,7 +87,9 @@ staging_wanted() {
 
 # install_side_bin: the scripts the PostgreSQL OS user runs (restore_command, the
 # stager) and the libraries they source, into workDir/bin; restore-paths tells
-# restore-wal.sh's fast path where files lie without loading a library.
+# restore-wal.sh's fast path where files lie without loading a library. The same
+# directory is compiled into restore_command (restoreFastPathDir in src/compile/model.ts),
+# which copies such files with sh alone.
 install_side_bin() {
   local bin_dir in_place=""
   bin_dir="$(dirname "${RESTORE_SCRIPT}")"

@@ -102,7 +102,7 @@ readonly DRAIN_TIMEOUT_SECONDS='120'
 # pg_ctl start/stop timeout
 readonly START_TIMEOUT_SECONDS='300'
 # appended to the recovered postgresql.auto.conf, removed after promotion
-readonly RECOVERY_CONF_BLOCK='restore_command = '\'''\'''\''/var/lib/postgresql/recovery/bin/restore-wal.sh'\'''\'' %f %p'\''
+readonly RECOVERY_CONF_BLOCK='restore_command = '\''test -f '\'''\''/var/lib/postgresql/recovery/wal-staging/'\'''\''%f && cp '\'''\''/var/lib/postgresql/recovery/wal-staging/'\'''\''%f %p || exec '\'''\''/var/lib/postgresql/recovery/bin/restore-wal.sh'\'''\'' %f %p'\''
 recovery_target_time = '\''2024-01-15T14:30:00+00:00'\''
 recovery_target_inclusive = off
 recovery_target_timeline = '\''latest'\''

@@ -2,6 +2,8 @@
 # restore_command of the side instance: `restore-wal.sh %f %p`, run by PostgreSQL as
 # the PostgreSQL OS user once per file it replays. Phase 04 installs it into workDir/bin
 # with the libraries beside it and writes workDir/bin/restore-paths.
+# restore_command itself copies a file already in place with sh alone and runs this
+# script for anything else (or when that copy failed). Here:
 # 1. Fast path, without loading any library (it runs once per 16 MiB of WAL): a file
 #    in the staging directory is complete and checked (the stager renames it into
 #    place), so it is copied; so is a file of a local, uncompressed archive that is read
