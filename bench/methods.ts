@@ -23,7 +23,7 @@ import {
 } from '../test/e2e/lib/postgres.js';
 import { AWS_CLI, s3Env } from '../test/e2e/lib/s3.js';
 import { BASE_ID, BUCKET, type Workload } from './setup.js';
-import { lineTime, log, now, readServerLogFacts, runStamped, seconds, tail, waitForPauseInLog, type StampedResult } from './util.js';
+import { lineTime, log, now, readServerLogFacts, runStamped, seconds, startCpuMeter, tail, waitForPauseInLog, type CpuSpan, type StampedResult } from './util.js';
 
 export type MethodId = 'a' | 'b' | 'c' | 'd' | 'e';
 
@@ -49,6 +49,8 @@ export interface Sample {
   stopLine: string;
   /** Outside the span (ours: preflight). */
   extra: Array<[string, number]>;
+  /** CPU used during the span (whole machine, and this process: s3rver). */
+  cpu?: CpuSpan;
 }
 
 export interface Bundle {
@@ -155,6 +157,7 @@ async function runPlain(method: 'a' | 'b', ctx: MethodContext, runIndex: number)
       ? `cp ${join(workload.primary.archiveDir, 'wal')}/%f %p`
       : `${AWS_CLI} --endpoint-url ${endpoint} s3 cp s3://${BUCKET}/wal/%f %p`;
   try {
+    const cpuSpan = await startCpuMeter();
     const t0 = now();
     let tarball = join(workload.primary.archiveDir, 'base', `${BASE_ID}.tar.gz`);
     if (method === 'b') {
@@ -170,10 +173,12 @@ async function runPlain(method: 'a' | 'b', ctx: MethodContext, runIndex: number)
     await runAsPostgres('touch', [join(rd.data, 'recovery.signal')]);
     const tBase = now();
     const paused = await startAndWaitForPause(rd, env);
-    return await sampleFromLog(method, runIndex, rd, t0, paused, [
+    const cpu = await cpuSpan();
+    const sample = await sampleFromLog(method, runIndex, rd, t0, paused, [
       [method === 'a' ? 'base: tar -xzf' : 'base: aws s3 cp + tar -xzf', tBase - t0],
       ['start to pause (WAL via restore_command)', paused - tBase],
     ]);
+    return { ...sample, cpu };
   } finally {
     await finish(ctx, rd, `${method}-${runIndex}`);
   }
@@ -189,6 +194,7 @@ async function runPgBackRest(ctx: MethodContext, runIndex: number): Promise<Samp
     await mkdir(rd.data, { recursive: true, mode: 0o700 });
     await mkdir(spool, { recursive: true });
     await chownToPostgres(rd.dir);
+    const cpuSpan = await startCpuMeter();
     const t0 = now();
     await workload.pgbackrest.run([
       `--pg1-path=${rd.data}`,
@@ -204,14 +210,16 @@ async function runPgBackRest(ctx: MethodContext, runIndex: number): Promise<Samp
     await appendPostgresConf(join(rd.data, 'postgresql.auto.conf'), sideSettings(rd.socketDir, rd.port));
     const tBase = now();
     const paused = await startAndWaitForPause(rd, cleanEnv());
+    const cpu = await cpuSpan();
     if (runIndex === 1) {
       const restoreCommand = await runAsPostgres(join(PG_BIN, 'psql'), ['-X', '-At', '-h', rd.socketDir, '-p', String(rd.port), '-c', 'SHOW restore_command']);
       log(`pgBackRest's restore_command: ${restoreCommand.stdout.trim()}`);
     }
-    return await sampleFromLog('c', runIndex, rd, t0, paused, [
+    const sample = await sampleFromLog('c', runIndex, rd, t0, paused, [
       ['base: pgbackrest restore', tBase - t0],
       ['start to pause (archive-get, async)', paused - tBase],
     ]);
+    return { ...sample, cpu };
   } finally {
     await finish(ctx, rd, `c-${runIndex}`);
   }
@@ -238,6 +246,7 @@ async function runOurs(method: 'd' | 'e', ctx: MethodContext, runIndex: number):
   try {
     const preflight = await phase('00-preflight');
     if (preflight.code !== 0) throw failure('run.sh --only 00-preflight', preflight);
+    const cpuSpan = await startCpuMeter();
     const t0 = now();
     const fetch = await phase('04-fetch');
     if (fetch.code !== 0) throw failure('run.sh --only 04-fetch', fetch);
@@ -246,6 +255,7 @@ async function runOurs(method: 'd' | 'e', ctx: MethodContext, runIndex: number):
     const recover = await phase('06-recover');
     if (recover.code !== 0) throw failure('run.sh --only 06-recover', recover);
     const end = now();
+    const cpu = await cpuSpan();
     // The fixed cost of one run.sh call (bundle checksums, state, lock, a phase that
     // only says "already done"), for the breakdown; not in the span.
     const again = await phase('05-configure');
@@ -272,6 +282,7 @@ async function runOurs(method: 'd' | 'e', ctx: MethodContext, runIndex: number):
         ['00-preflight (before the span)', preflight.end - preflight.start],
         ['one run.sh call whose phase is already done (after the span)', again.end - again.start],
       ],
+      cpu,
     };
   } finally {
     await stopServer(sideData);

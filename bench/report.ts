@@ -138,6 +138,30 @@ export function renderReport(report: Report): string {
   const stopLines = [...new Set(report.samples.map((s) => s.stopLine).filter((l) => l !== ''))];
   push(`Every recovery stopped at the same place: ${stopLines.length === 1 ? `\`${stopLines[0]}\`` : stopLines.map((l) => `\`${l}\``).join('; ')}.`, '');
 
+  push(
+    '## CPU during the span (medians, CPU-seconds)',
+    '',
+    'From /proc/stat (every CPU) and this process\'s own usage over each method\'s span. "Niced" is our WAL stager',
+    '(`nice 10`: its aws transfers and finishers; nothing else here is niced); s3rver serves from inside the bench',
+    'process; "the rest" is everything else: replay (the startup process), extraction, our scripts, pgBackRest.',
+    '',
+    '| | method | wall | capacity | busy | busy % | niced (our stager) | s3rver (bench process) | the rest |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const method of options.methods) {
+    const cpus = samplesOf(report, method).flatMap((s) => (s.cpu === undefined ? [] : [{ wall: s.totalMs, ...s.cpu }]));
+    if (cpus.length === 0) continue;
+    const med = (pick: (c: (typeof cpus)[number]) => number): number => median(cpus.map(pick));
+    const busy = med((c) => c.busyMs);
+    const capacity = med((c) => c.capacityMs);
+    push(
+      `| ${method} | ${METHOD_TITLES[method]} | ${seconds(med((c) => c.wall))} s | ${seconds(capacity)} | ${seconds(busy)} | ` +
+        `${Math.round((100 * busy) / capacity)} % | ${seconds(med((c) => c.niceMs))} | ${seconds(med((c) => c.benchProcessMs))} | ` +
+        `${seconds(med((c) => c.busyMs - c.niceMs - c.benchProcessMs))} |`,
+    );
+  }
+  push('');
+
   push('## `pitr compile` cold (process start to exit)', '', '| command | median | samples (s) | target |', '|---|---:|---|---|');
   for (const timing of report.compile) {
     const value = median(timing.samplesMs);

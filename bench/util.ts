@@ -152,3 +152,50 @@ export async function waitForPauseInLog(logFile: string, timeoutMs: number): Pro
 export function tail(text: string, lines = 30): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
+
+/** CPU the whole machine and this process used over a span, in CPU-milliseconds. */
+export interface CpuSpan {
+  /** Wall time × online CPUs: what the machine could have done. */
+  capacityMs: number;
+  /** Every CPU's non-idle time (user, nice, system, irq, softirq, steal). */
+  busyMs: number;
+  /** The niced part of busyMs: our WAL stager runs at nice 10, and nothing else here does. */
+  niceMs: number;
+  /** This process: s3rver serves from inside it; the bench's own log polling is small. */
+  benchProcessMs: number;
+}
+
+interface ProcStatCpu {
+  busy: number;
+  nice: number;
+  total: number;
+}
+
+// /proc/stat's first line sums every CPU, in USER_HZ ticks (100 a second on Linux).
+const TICK_MS = 10;
+
+async function readProcStatCpu(): Promise<ProcStatCpu> {
+  const first = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? '';
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = first
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, nice, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+/** Starts measuring; the returned function ends the span and gives what it used. */
+export async function startCpuMeter(): Promise<() => Promise<CpuSpan>> {
+  const before = await readProcStatCpu();
+  const ownBefore = process.cpuUsage();
+  return async () => {
+    const after = await readProcStatCpu();
+    const own = process.cpuUsage(ownBefore);
+    return {
+      capacityMs: (after.total - before.total) * TICK_MS,
+      busyMs: (after.busy - before.busy) * TICK_MS,
+      niceMs: (after.nice - before.nice) * TICK_MS,
+      benchProcessMs: (own.user + own.system) / 1000,
+    };
+  };
+}
