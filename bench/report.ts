@@ -141,11 +141,12 @@ export function renderReport(report: Report): string {
   push(
     '## CPU during the span (medians, CPU-seconds)',
     '',
-    'From /proc/stat (every CPU) and this process\'s own usage over each method\'s span. "Niced" is our WAL stager',
-    '(`nice 10`: its aws transfers and finishers; nothing else here is niced); s3rver serves from inside the bench',
-    'process; "the rest" is everything else: replay (the startup process), extraction, our scripts, pgBackRest.',
+    'From /proc/stat (every CPU) and this process\'s own usage over each method\'s span. "Niced" is the user time of our',
+    'WAL stager (`nice 10`: its aws transfers and finishers; nothing else here is niced; the kernel counts its system',
+    'time with everyone else\'s); s3rver serves from inside the bench process; "the rest" is everything else: replay',
+    '(the startup process), extraction, our scripts, pgBackRest, system time, loopback networking.',
     '',
-    '| | method | wall | capacity | busy | busy % | niced (our stager) | s3rver (bench process) | the rest |',
+    '| | method | wall | capacity | busy | busy % | niced user (our stager) | s3rver (bench process) | the rest |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const method of options.methods) {
