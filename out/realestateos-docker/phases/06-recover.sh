@@ -112,15 +112,18 @@ wait_for_pause() {
   local status in_recovery pause lsn replayed line
   load_replay_span
   while true; do
-    if ! side_is_running; then
-      diagnose_log "${SIDE_LOG_FILE}" "$(side_log_offset)"
-      fail "the side instance stopped during recovery (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
-    fi
     if staging_failed && progress_due staging-failed 30; then
       log_warn "the background WAL stager gave up ($(tr '\n' ' ' <"${STAGING_DIR}/.failed")); restore_command fetches the rest itself (stager log: ${STAGING_DIR}/.stager.log)"
     fi
     report_staging
-    if status="$(replay_status)" && [[ -n "${status}" ]]; then
+    # A server that answers is running; only when it does not is pg_ctl asked (each
+    # check costs a runuser and a process, twice a second, taken from replay's CPU).
+    if ! status="$(replay_status)" || [[ -z "${status}" ]]; then
+      if ! side_is_running; then
+        diagnose_log "${SIDE_LOG_FILE}" "$(side_log_offset)"
+        fail "the side instance stopped during recovery (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
+      fi
+    else
       IFS=$'\t' read -r in_recovery pause lsn replayed <<<"${status}"
       if [[ "${in_recovery}" != t ]]; then
         fail "the side instance left recovery without pausing at the target: it is promoted at an unknown point and must not replace production. Production's data directory is unchanged." \

@@ -527,11 +527,13 @@ pg_bin() {
 }
 
 # as_pg_user COMMAND...: runs as the PostgreSQL OS user, keeping the environment.
+# Root is told by bash's own EUID: 06-recover calls this twice a second while replay
+# runs, and each `id` is a fork taken from replay's CPU on a small host.
 as_pg_user() {
-  if [[ "$(id -un)" == "${PG_OS_USER}" ]]; then
-    "$@"
-  elif [[ "$(id -u)" == "0" ]]; then
+  if ((EUID == 0)); then
     runuser -u "${PG_OS_USER}" -- "$@"
+  elif [[ "$(id -un)" == "${PG_OS_USER}" ]]; then
+    "$@"
   else
     fail "must run as root or as ${PG_OS_USER} (running as $(id -un))" "run it as root: sudo ${RESUME_CMD}"
   fi
