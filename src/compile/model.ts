@@ -200,13 +200,21 @@ export function epochMicros(canonicalUtc: string): string {
  * The one directory where every file restore_command may take is already complete:
  * the staging directory (the stager renames checked files into it; phase 04 empties it
  * first), or, for a local archive of uncompressed files with no lock, the archive's WAL
- * directory itself. The same choice as staging_wanted and install_side_bin (lib/staging.sh).
+ * directory itself. The scripts get it as WAL_FAST_PATH_DIR.
  */
 export function restoreFastPathDir(plan: NormalizedPlan, pinned: boolean): string {
   const src = plan.source;
-  const staged = src.kind === 's3' || src.wal.compression !== 'none' || pinned;
-  if (staged) return joinPath(plan.recovery.workDir.replace(/\/+$/, ''), SIDE_SUBDIRS.staging);
+  if (walIsStaged(plan, pinned)) return joinPath(plan.recovery.workDir.replace(/\/+$/, ''), SIDE_SUBDIRS.staging);
   return `${(src.path ?? '').replace(/\/+$/, '')}/${src.wal.prefix.replace(/\/$/, '')}`;
+}
+
+/**
+ * Whether WAL goes through the staging directory (the scripts read it as WAL_STAGED). A
+ * local archive of uncompressed files is read in place (a staged copy would only be a
+ * second copy), unless a lock asks for every file to be checked before use.
+ */
+export function walIsStaged(plan: NormalizedPlan, pinned: boolean): boolean {
+  return plan.source.kind === 's3' || plan.source.wal.compression !== 'none' || pinned;
 }
 
 /**
@@ -379,6 +387,8 @@ export function buildModel(
     c('SIDE_DATA_DIR', sideDataDir, 'the recovered copy'),
     c('SIDE_SOCKET_DIR', socketDir, 'socket directory of the side instance'),
     c('STAGING_DIR', joinPath(workDir, SIDE_SUBDIRS.staging), 'staged WAL, outside pg_wal'),
+    c('WAL_STAGED', walIsStaged(plan, lock !== null), 'WAL goes through STAGING_DIR (else an uncompressed local archive is read in place)'),
+    c('WAL_FAST_PATH_DIR', restoreFastPathDir(plan, lock !== null), 'where restore_command finds complete WAL files (compiled into it too)'),
     c('SIDE_CONF_DIR', joinPath(workDir, 'side-conf'), 'config directory of the side instance (Debian layout)'),
     c('SIDE_LOG_FILE', joinPath(workDir, 'side-instance.log'), 'log of the side instance'),
     c('RESTORE_SCRIPT', restoreScript, 'restore_command script installed for the side instance'),

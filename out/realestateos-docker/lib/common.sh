@@ -85,6 +85,10 @@ readonly SIDE_DATA_DIR='/var/lib/postgresql/recovery/data'
 readonly SIDE_SOCKET_DIR='/var/lib/postgresql/recovery/run'
 # staged WAL, outside pg_wal
 readonly STAGING_DIR='/var/lib/postgresql/recovery/wal-staging'
+# WAL goes through STAGING_DIR (else an uncompressed local archive is read in place)
+readonly WAL_STAGED='true'
+# where restore_command finds complete WAL files (compiled into it too)
+readonly WAL_FAST_PATH_DIR='/var/lib/postgresql/recovery/wal-staging'
 # config directory of the side instance (Debian layout)
 readonly SIDE_CONF_DIR='/var/lib/postgresql/recovery/side-conf'
 # log of the side instance

@@ -78,18 +78,14 @@ staging_wait_for() {
   done
 }
 
-# staging_wanted: whether WAL goes through the staging directory. A local archive of
-# uncompressed files is read in place by restore-wal.sh (a staged copy would only be a
-# second copy), unless a lock asks for every file to be checked before use.
-staging_wanted() {
-  return 0
-}
+# staging_wanted: whether WAL goes through the staging directory (decided by the
+# compiler, walIsStaged in src/compile/model.ts: restore_command depends on it too).
+staging_wanted() { [[ "${WAL_STAGED}" == true ]]; }
 
 # install_side_bin: the scripts the PostgreSQL OS user runs (restore_command, the
 # stager) and the libraries they source, into workDir/bin; restore-paths tells
-# restore-wal.sh's fast path where files lie without loading a library. The same
-# directory is compiled into restore_command (restoreFastPathDir in src/compile/model.ts),
-# which copies such files with sh alone.
+# restore-wal.sh's fast path where files lie without loading a library. restore_command
+# has WAL_FAST_PATH_DIR compiled in and copies such files with sh alone.
 install_side_bin() {
   local bin_dir in_place=""
   bin_dir="$(dirname "${RESTORE_SCRIPT}")"
@@ -100,6 +96,7 @@ install_side_bin() {
   if [[ "${PINNED}" == true ]]; then
     run_logged install -o "${PG_OS_USER}" -m 0600 "${BUNDLE_DIR}/lib/pinned.tsv" "${bin_dir}/"
   fi
+  if ! staging_wanted; then in_place="${WAL_FAST_PATH_DIR}"; fi
   printf '%s\n%s\n' "${STAGING_DIR}" "${in_place}" >"${bin_dir}/restore-paths"
   chown "${PG_OS_USER}:" "${bin_dir}/restore-paths"
 }
