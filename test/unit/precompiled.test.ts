@@ -79,8 +79,9 @@ describe('precompiled templates', () => {
       if (expected !== undefined) failed += 1;
       expect(errorOf(() => template({})), path).toBe(expected);
     }
-    // Strict mode is on in both: nearly every template reads the model.
-    expect(failed).toBeGreaterThan(precompiled.templates.size / 2);
+    // Strict mode is on in both: at least half the templates read the model (the rest,
+    // like lib/staging.sh, read only compiled constants and render from any model).
+    expect(failed).toBeGreaterThanOrEqual(precompiled.templates.size / 2);
   });
 
   it.each([
