@@ -4,8 +4,7 @@
  * be handed to the scripts — else LockRejected naming the file and what differs.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { planJsonText } from '../compile/compile-plan.js';
-import { sha256 } from '../compile/render.js';
+import { planSha256 } from '../plan/plan-json.js';
 import type { NormalizedPlan } from '../plan/normalized.js';
 import { lockPathFor, parseLockFile, type LockFile } from './lock.js';
 import { LockRejected, lockDisagreements, lockObjectProblems } from './lock-use.js';
@@ -19,7 +18,7 @@ export function readLockFor(planFile: string, plan: NormalizedPlan): LockFile | 
   } catch (error) {
     throw new LockRejected(lockPath, [`cannot be read as a lock file: ${(error as Error).message}`]);
   }
-  const disagreements = lockDisagreements(lock, plan, sha256(planJsonText(plan)));
+  const disagreements = lockDisagreements(lock, plan, planSha256(plan));
   if (disagreements.length > 0) throw new LockRejected(lockPath, disagreements);
   const problems = lockObjectProblems(lock);
   if (problems.length > 0) throw new LockRejected(lockPath, problems);

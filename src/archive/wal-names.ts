@@ -8,7 +8,6 @@
  * The same rules live in the generated bash (lib/archive.sh: lsn_to_int, seg_name, seg_no).
  */
 
-export const DEFAULT_WAL_SEGMENT_SIZE = 16n * 1024n * 1024n;
 /** wal_segment_size is a power of two from 1 MiB to 1 GiB (initdb --wal-segsize). */
 export const WAL_SEGMENT_SIZES: readonly bigint[] = [20n, 21n, 22n, 23n, 24n, 25n, 26n, 27n, 28n, 29n, 30n].map((bits) => 1n << bits);
 
@@ -22,10 +21,6 @@ export function parseLsn(text: string): bigint {
   const match = LSN_TEXT.exec(text.trim());
   if (!match) throw new Error(`"${text}" is not an LSN (expected X/X in hex, e.g. 0/3000028)`);
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
-}
-
-export function isLsn(text: string): boolean {
-  return LSN_TEXT.test(text.trim());
 }
 
 /** 0x16B374D848n → "16/B374D848" (upper case, no leading zeros, as PostgreSQL prints). */

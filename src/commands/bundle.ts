@@ -13,11 +13,10 @@ import { LockRejected } from '../archive/lock-use.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadTemplates } from '../compile/render.js';
 import { writeBundle } from '../compile/write.js';
-import { InternalError, PlanError } from '../plan/findings.js';
-import { formatFindings } from '../plan/format-findings.js';
+import { InternalError } from '../plan/findings.js';
 import { compilerVersion, TEMPLATES_DIR } from '../paths.js';
 import { createHash } from 'node:crypto';
-import { loadAndValidate } from './validate.js';
+import { readPlan } from './read-plan.js';
 
 export interface BundleOptions {
   out: string;
@@ -43,26 +42,16 @@ function packDeterministic(parent: string, name: string, tarball: string): void 
 }
 
 export function runBundle(planFile: string, opts: BundleOptions, io: BundleIO): number {
-  let text: string;
-  try {
-    text = readFileSync(planFile, 'utf8');
-  } catch (error) {
-    io.stderr(`${planFile}: error: cannot read the plan: ${(error as Error).message}\n`);
-    return 2;
-  }
-  let name: string;
+  const read = readPlan(planFile, io, 'nothing was written');
+  if (!read.ok) return read.exitCode;
+  const plan = read.plan;
+  const name = plan.name;
   let files: Map<string, string>;
   try {
-    const plan = loadAndValidate(planFile, text);
-    name = plan.name;
     files = compilePlan(plan, loadTemplates(TEMPLATES_DIR), compilerVersion(), readLockFor(planFile, plan));
   } catch (error) {
-    if (error instanceof LockRejected) {
-      io.stderr(`${formatLockRejected(error, planFile)}nothing was written\n`);
-      return 1;
-    }
-    if (!(error instanceof PlanError)) throw error;
-    io.stderr(`${formatFindings(error.findings, text)}\nnothing was written\n`);
+    if (!(error instanceof LockRejected)) throw error;
+    io.stderr(`${formatLockRejected(error, planFile)}nothing was written\n`);
     return 1;
   }
   const staging = mkdtempSync(join(tmpdir(), 'pitr-bundle-'));

@@ -3,16 +3,13 @@
  * (I/O) → validate and compile (pure) → write or compare (I/O). Every plan is validated and rendered before anything is
  * written, so a bad plan among several leaves out/ untouched.
  */
-import { readFileSync } from 'node:fs';
 import { formatLockRejected, readLockFor } from '../archive/lock-read.js';
 import { LockRejected } from '../archive/lock-use.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import { loadTemplates } from '../compile/render.js';
 import { commitBundle, diffBundle, discardBundle, prepareBundle, type PreparedBundle } from '../compile/write.js';
-import { PlanError } from '../plan/findings.js';
-import { formatFindings } from '../plan/format-findings.js';
 import { compilerVersion, TEMPLATES_DIR } from '../paths.js';
-import { loadAndValidate } from './validate.js';
+import { readPlan } from './read-plan.js';
 
 export interface CompileOptions {
   out: string;
@@ -38,22 +35,19 @@ export function runCompile(planFiles: string[], opts: CompileOptions, io: Compil
   const compiled: Compiled[] = [];
   let findings = false;
   for (const file of planFiles) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      io.stderr(`${file}: error: cannot read the plan: ${(error as Error).message}\n`);
-      return 2;
+    const read = readPlan(file, io);
+    if (!read.ok && read.exitCode === 2) return 2;
+    if (!read.ok) {
+      findings = true;
+      continue;
     }
     try {
-      const plan = loadAndValidate(file, text);
       // A lock beside the plan (pitr resolve) pins the backup and WAL; --check reads it too.
-      const lock = readLockFor(file, plan);
-      compiled.push({ file, name: plan.name, files: compilePlan(plan, templates, version, lock) });
+      const lock = readLockFor(file, read.plan);
+      compiled.push({ file, name: read.plan.name, files: compilePlan(read.plan, templates, version, lock) });
     } catch (error) {
-      if (error instanceof LockRejected) io.stderr(formatLockRejected(error, file));
-      else if (error instanceof PlanError) io.stderr(`${formatFindings(error.findings, text)}\n`);
-      else throw error;
+      if (!(error instanceof LockRejected)) throw error;
+      io.stderr(formatLockRejected(error, file));
       findings = true;
     }
   }

@@ -8,14 +8,12 @@
  * Exit codes: 0 every check passed (warnings allowed), 1 a check failed (or the plan
  * is invalid), 2 the plan could not be read or the server could not be reached.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import pg from 'pg';
-import { PlanError } from '../plan/findings.js';
-import { formatFindings } from '../plan/format-findings.js';
 import type { NormalizedPlan } from '../plan/normalized.js';
 import { evaluateChecks, type Check, type ServerFacts } from '../inspect/checks.js';
 import { findPassword } from '../inspect/pgpass.js';
-import { loadAndValidate } from './validate.js';
+import { readPlan } from './read-plan.js';
 
 export interface InspectIO {
   stdout(text: string): void;
@@ -27,21 +25,9 @@ export interface InspectOptions {
 }
 
 export async function runInspect(planFile: string, options: InspectOptions, io: InspectIO): Promise<number> {
-  let text: string;
-  try {
-    text = readFileSync(planFile, 'utf8');
-  } catch (error) {
-    io.stderr(`${planFile}: error: cannot read the plan: ${(error as Error).message}\n`);
-    return 2;
-  }
-  let plan: NormalizedPlan;
-  try {
-    plan = loadAndValidate(planFile, text);
-  } catch (error) {
-    if (!(error instanceof PlanError)) throw error;
-    io.stderr(`${formatFindings(error.findings, text)}\nnothing was inspected: fix the plan first\n`);
-    return 1;
-  }
+  const read = readPlan(planFile, io, 'nothing was inspected: fix the plan first');
+  if (!read.ok) return read.exitCode;
+  const plan = read.plan;
   const { host, port, database, superuser: user } = plan.postgres;
   const passwordSource = findPassword({ host, port, database, user });
   if (passwordSource.note) io.stderr(`${planFile}: warning: ${passwordSource.note}\n`);

@@ -11,10 +11,9 @@
  * with the reason and the nearest alternatives; 2 the plan or the archive could not be
  * read (I/O, credentials, network) or an internal error.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { sha256 } from '../compile/render.js';
-import { planJsonText } from '../compile/compile-plan.js';
+import { planSha256 } from '../plan/plan-json.js';
 import {
   LOCK_VERSION,
   lockFileText,
@@ -35,14 +34,12 @@ import {
   type ReachabilityProbe,
 } from '../archive/wal-range.js';
 import { formatLsn, segmentOf, segmentSizesConsistentWithAll } from '../archive/wal-names.js';
-import { PlanError } from '../plan/findings.js';
-import { formatFindings } from '../plan/format-findings.js';
 import type { NormalizedPlan } from '../plan/normalized.js';
 import { ArchiveAccessError, compareKeys, type ArchiveObject, type ArchiveReader } from '../sources/archive-reader.js';
 import { openArchive } from '../sources/open.js';
 import { WalArchive, type BackupRecord, type WalFile } from '../sources/wal-archive.js';
 import { findPgWaldump, probeLatestTransaction } from '../sources/waldump-probe.js';
-import { loadAndValidate } from './validate.js';
+import { readPlan } from './read-plan.js';
 
 export interface ResolveIO {
   stdout(text: string): void;
@@ -70,21 +67,9 @@ interface Candidate extends BackupCandidate {
 }
 
 export async function runResolve(planFile: string, io: ResolveIO, options: ResolveOptions = {}): Promise<number> {
-  let text: string;
-  try {
-    text = readFileSync(planFile, 'utf8');
-  } catch (error) {
-    io.stderr(`${planFile}: error: cannot read the plan: ${(error as Error).message}\n`);
-    return 2;
-  }
-  let plan: NormalizedPlan;
-  try {
-    plan = loadAndValidate(planFile, text);
-  } catch (error) {
-    if (!(error instanceof PlanError)) throw error;
-    io.stderr(`${formatFindings(error.findings, text)}\nnothing was resolved: fix the plan first\n`);
-    return 1;
-  }
+  const read = readPlan(planFile, io, 'nothing was resolved: fix the plan first');
+  if (!read.ok) return read.exitCode;
+  const plan = read.plan;
   const reader = openArchive(plan.source, { s3Client: options.s3Client });
   try {
     const { lock, summary } = await resolvePlan(plan, reader);
@@ -201,7 +186,7 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
   const latestTransactionTime = probe?.latestTransactionMicros != null ? formatUtcMicros(probe.latestTransactionMicros) : null;
   const lock: LockFile = {
     lockVersion: LOCK_VERSION,
-    plan: { name: plan.name, sha256: sha256(planJsonText(plan)) },
+    plan: { name: plan.name, sha256: planSha256(plan) },
     target: { kind: plan.target.kind, value: plan.target.value, timeline: plan.target.timeline },
     source: lockSourceOf(plan),
     backup: {

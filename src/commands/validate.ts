@@ -8,8 +8,6 @@
  */
 import { findingsToJson, formatFindings } from '../plan/format-findings.js';
 import type { FindingJson } from '../plan/format-findings.js';
-import { PlanError } from '../plan/findings.js';
-import type { NormalizedPlan } from '../plan/normalized.js';
 import { validatePlanText } from '../plan/validate.js';
 
 export interface ValidateOptions {
@@ -50,13 +48,6 @@ export async function runValidate(files: string[], opts: ValidateOptions, io: Va
     for (const outcome of outcomes) writeTextReport(outcome, io);
   }
   return exitCodeFor(outcomes);
-}
-
-/** For `pitr compile`: the normalized plan, or PlanError carrying every finding. */
-export function loadAndValidate(file: string, text: string): NormalizedPlan {
-  const { plan, findings } = validatePlanText(file, text);
-  if (!plan || findings.length > 0) throw new PlanError(findings);
-  return plan;
 }
 
 async function checkFile(file: string, io: ValidateIO): Promise<FileOutcome> {

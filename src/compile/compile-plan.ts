@@ -2,12 +2,8 @@ import type { LockFile } from '../archive/lock.js';
 import { pinnedTsv } from '../archive/lock-use.js';
 import type { NormalizedPlan } from '../plan/normalized.js';
 import { buildModel } from './model.js';
-import { renderBundle, sha256, type TemplateSet } from './render.js';
-
-/** plan.json: the normalized plan, stable key order, trailing newline. */
-export function planJsonText(plan: NormalizedPlan): string {
-  return `${JSON.stringify(plan, null, 2)}\n`;
-}
+import { planJsonText, sha256 } from '../plan/plan-json.js';
+import { renderBundle, type TemplateSet } from './render.js';
 
 /** Where the scripts find the objects a lock pins (beside lib/archive.sh, which reads it). */
 export const PINNED_TSV_PATH = 'lib/pinned.tsv';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../plan/plan-json.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -98,10 +98,6 @@ const COMPILE_OPTIONS = {
   knownHelpersOnly: true,
   knownHelpers: Object.fromEntries(TEMPLATE_HELPERS.map((h) => [h, true])),
 } as const;
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 /** templates.precompiled.cjs, as scripts/precompile.mjs writes it (npm run build). */
 export interface PrecompiledTemplates {

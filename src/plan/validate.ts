@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ErrorObject, Options } from 'ajv';
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type addFormatsModule from 'ajv-formats';
-import type { Finding } from './findings.js';
+import { PlanError, type Finding } from './findings.js';
 import { loadPlanSource } from './load.js';
 import type { LoadedPlanSource } from './load.js';
 import { normalizePlan } from './normalize.js';
@@ -163,4 +163,11 @@ function withoutDuplicates(findings: Finding[]): Finding[] {
 /** Stable: findings at the same place keep the order their checks ran in. */
 function sortBySourcePosition(findings: Finding[]): Finding[] {
   return [...findings].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** The normalized plan, or PlanError carrying every finding (for the commands). */
+export function loadAndValidate(file: string, text: string): NormalizedPlan {
+  const { plan, findings } = validatePlanText(file, text);
+  if (!plan || findings.length > 0) throw new PlanError(findings);
+  return plan;
 }

@@ -6,6 +6,7 @@
  * lock nothing but PINNED=false distinguishes the output. The bash helpers that check
  * objects against the lock (lib/archive.sh) run here on a local archive.
  */
+import { planJsonText, sha256 } from '../../src/plan/plan-json.js';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,9 +15,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { lockFileText, lockSourceOf, type LockFile } from '../../src/archive/lock.js';
 import { pinnedTsv } from '../../src/archive/lock-use.js';
-import { compilePlan, planJsonText } from '../../src/compile/compile-plan.js';
-import { loadTemplates, sha256 } from '../../src/compile/render.js';
-import { loadAndValidate } from '../../src/commands/validate.js';
+import { compilePlan } from '../../src/compile/compile-plan.js';
+import { loadTemplates } from '../../src/compile/render.js';
+import { loadAndValidate } from '../../src/plan/validate.js';
 import type { NormalizedPlan } from '../../src/plan/normalized.js';
 import { TEMPLATES_DIR } from '../../src/paths.js';
 import { examplePlanPath, makeTempDir, readTree, removeTempDirs, runPitr } from './compiler-helpers.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAndValidate } from '../../src/commands/validate.js';
+import { loadAndValidate } from '../../src/plan/validate.js';
 import type { NormalizedPlan } from '../../src/plan/normalized.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');

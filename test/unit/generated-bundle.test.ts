@@ -4,11 +4,11 @@
  * effects, a changed byte makes them refuse to run (exit 4) before anything else, and
  * plan.json is the normalized plan the scripts were compiled from.
  */
+import { planJsonText, sha256 } from '../../src/plan/plan-json.js';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planJsonText } from '../../src/compile/compile-plan.js';
-import { sha256 } from '../../src/compile/render.js';
+
 import { DESIGN_FILES, EXAMPLE_PLANS, loadExamplePlan, makeTempDir, OUT_DIR, readTree, removeTempDirs, run } from './compiler-helpers.js';
 
 afterAll(() => {

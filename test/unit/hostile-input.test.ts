@@ -2,6 +2,7 @@
 // finding from validation, or compiles into scripts where bash sees exactly the plan's
 // value — never a crash, never a value that escapes its quotes, never a secret from
 // the environment in a generated file.
+import { planJsonText, sha256 } from '../../src/plan/plan-json.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { compilePlan } from '../../src/compile/compile-plan.js';
 import { buildModel, type Constant } from '../../src/compile/model.js';
-import { loadTemplates, sha256 } from '../../src/compile/render.js';
-import { planJsonText } from '../../src/compile/compile-plan.js';
+import { loadTemplates } from '../../src/compile/render.js';
+
 import { validatePlanText } from '../../src/plan/validate.js';
 import { TEMPLATES_DIR } from '../../src/paths.js';
 

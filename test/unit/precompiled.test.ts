@@ -4,10 +4,11 @@
  * on disk, and must behave exactly like compiling them at run time: same bytes out, same
  * errors.
  */
+import { planJsonText } from '../../src/plan/plan-json.js';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planJsonText } from '../../src/compile/compile-plan.js';
+
 import { buildModel } from '../../src/compile/model.js';
 import {
   loadTemplates,

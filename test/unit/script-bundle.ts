@@ -4,11 +4,12 @@
  * stubs (with SHA256SUMS updated to match), and a pseudo-terminal to run them on. No
  * test lives here.
  */
+import { sha256 } from '../../src/plan/plan-json.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compilePlan } from '../../src/compile/compile-plan.js';
-import { loadTemplates, sha256 } from '../../src/compile/render.js';
+import { loadTemplates } from '../../src/compile/render.js';
 import { TEMPLATES_DIR } from '../../src/paths.js';
 import { type CliResult, loadExamplePlan, makeTempDir } from './compiler-helpers.js';
 

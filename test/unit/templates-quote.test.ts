@@ -11,18 +11,19 @@
  *    sourcing lib/common.sh gives back every value exactly, nothing was executed, and no
  *    secret from the environment leaked. Tests marked it.fails are known bugs (see there).
  */
+import { planJsonText, sha256 } from '../../src/plan/plan-json.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { compilePlan, planJsonText } from '../../src/compile/compile-plan.js';
+import { compilePlan } from '../../src/compile/compile-plan.js';
 import { buildModel, type Constant } from '../../src/compile/model.js';
-import { loadTemplates, sha256, TEMPLATE_HELPERS } from '../../src/compile/render.js';
+import { loadTemplates, TEMPLATE_HELPERS } from '../../src/compile/render.js';
 import { runShellcheck, type ShellcheckFinding } from '../../src/compile/shellcheck.js';
 import { writeBundle } from '../../src/compile/write.js';
-import { loadAndValidate } from '../../src/commands/validate.js';
+import { loadAndValidate } from '../../src/plan/validate.js';
 import type { NormalizedPlan } from '../../src/plan/normalized.js';
 import { validatePlanText } from '../../src/plan/validate.js';
 import { compilerVersion, TEMPLATES_DIR } from '../../src/paths.js';

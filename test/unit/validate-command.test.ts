@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadAndValidate, runValidate } from '../../src/commands/validate.js';
+import { runValidate } from '../../src/commands/validate.js';
+import { loadAndValidate } from '../../src/plan/validate.js';
 import type { ValidateIO } from '../../src/commands/validate.js';
 import { PlanError } from '../../src/plan/findings.js';
 
