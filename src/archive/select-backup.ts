@@ -3,7 +3,8 @@
  * (00-preflight.sh: resolve_target_timeline, backup_fits_target, select_backup):
  *
  * - The recovery follows a target timeline: `current` = the backup's start timeline,
- *   `latest` = the highest N with N.history in the archive (at least the backup's),
+ *   `latest` = the highest timeline the archive holds any file of (at least the backup's;
+ *   its history file must then exist),
  *   or the number the plan gives.
  * - A backup is usable only if it lies on that timeline's history (chain).
  * - time target: its STOP TIME (whole seconds, truncated) + 1 s <= the target, so the
@@ -31,7 +32,7 @@ export function parseTimelineChoice(text: string): TimelineChoice {
   throw new Error(`target.timeline "${text}" is not latest, current or a number`);
 }
 
-/** The timeline a recovery from `backup` follows. `latestInArchive`: highest N with N.history (1 if none). */
+/** The timeline a recovery from `backup` follows. `latestInArchive`: the highest timeline with any file in the archive (1 if none). */
 export function targetTimelineFor(choice: TimelineChoice, backupTimeline: number, latestInArchive: number): number {
   if (choice === 'current') return backupTimeline;
   if (choice === 'latest') return Math.max(latestInArchive, backupTimeline);

@@ -143,3 +143,84 @@ function formatOffset(offsetSeconds: number): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${sign}${pad(Math.floor(magnitude / 3600))}:${pad(Math.floor((magnitude % 3600) / 60))}`;
 }
+
+/**
+ * STOP TIME read in the zone that wrote it (postgres.logTimezone), the preflight's rule
+ * (00-preflight.sh stop_time_us, which asks the server in its log_timezone): of all
+ * instants, those `zone` shows as exactly that local time, then among them the ones whose offset the abbreviation can
+ * stand for. One instant: exact. None: the zone cannot have written it. Two (an hour a
+ * DST change repeats, and an abbreviation that does not decide): uncertain.
+ */
+export function parseStopTimeInZone(written: string, zone: string): StopTimeResult {
+  const match = STOP_TIME_SHAPE.exec(written.trim());
+  if (!match) {
+    return { ok: false, message: `STOP TIME "${written}" is not "YYYY-MM-DD HH:MM:SS ZONE" as PostgreSQL writes it` };
+  }
+  const [, date, time, abbreviation] = match as unknown as [string, string, string, string];
+  const local = `${date} ${time}`;
+  const asUtc = Date.parse(`${date}T${time}Z`) / 1000;
+  if (Number.isNaN(asUtc)) return invalid(written);
+  const instants = new Set<number>();
+  // Every quarter-hour offset in use (-12:00 .. +14:00); the zone says which fit.
+  for (let quarter = MOST_WEST_SECONDS / 900; quarter <= MOST_EAST_SECONDS / 900; quarter++) {
+    const candidate = asUtc - quarter * 900;
+    const shown = wallClockIn(zone, candidate);
+    if (shown.local === local && abbreviationAllows(abbreviation, shown.offsetSeconds)) instants.add(candidate);
+  }
+  if (instants.size === 0) {
+    return { ok: false, message: `STOP TIME "${written}" is not a time ${zone} shows (postgres.logTimezone): the backup was not written by a server in that zone` };
+  }
+  const epochs = [...instants];
+  if (epochs.length === 1) return exact(written, epochs[0]!, zone);
+  return {
+    ok: true,
+    stopTime: {
+      written,
+      earliest: Math.min(...epochs),
+      latest: Math.max(...epochs),
+      utc: null,
+      uncertainty: `${local} happens twice in ${zone} and ${abbreviation} does not say which`,
+    },
+  };
+}
+
+/** The local time ("YYYY-MM-DD HH:MM:SS") and UTC offset `zone` shows at an instant. */
+function wallClockIn(zone: string, epochSeconds: number): { local: string; offsetSeconds: number } {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
+      .formatToParts(new Date(epochSeconds * 1000))
+      .map((p) => [p.type, p.value]),
+  );
+  const local = `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+  const asUtc = Date.parse(`${local.replace(' ', 'T')}Z`) / 1000;
+  return { local, offsetSeconds: asUtc - epochSeconds };
+}
+
+/**
+ * Whether PostgreSQL may have written `abbreviation` for a zone at this offset: numeric
+ * ones say the offset; known names have theirs (any meaning of an ambiguous one); a
+ * name neither PostgreSQL nor pitr knows cannot be checked and is accepted (the zone
+ * itself then decides).
+ */
+function abbreviationAllows(abbreviation: string, offsetSeconds: number): boolean {
+  if (NUMERIC_ZONE.test(abbreviation)) {
+    const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(abbreviation)!;
+    const seconds = Number(m[2]) * 3600 + Number(m[3] ?? '0') * 60;
+    return (m[1] === '-' ? -seconds : seconds) === offsetSeconds;
+  }
+  const upper = abbreviation.toUpperCase();
+  const ambiguous = AMBIGUOUS_ABBREVIATIONS[upper];
+  if (ambiguous) return ambiguous.some((m) => m.offsetSeconds === offsetSeconds);
+  const fixed = POSTGRES_DEFAULT_ABBREVIATIONS[upper] ?? TZDATA_EXTRA_ABBREVIATIONS[abbreviation] ?? TZDATA_EXTRA_ABBREVIATIONS[upper];
+  if (typeof fixed === 'number') return fixed === offsetSeconds;
+  return true;
+}

@@ -120,8 +120,19 @@ export function decideWalRange(input: WalRangeInput): WalRangeDecision {
       const targetMicros = canonicalTimeToMicros(target.value);
       if (probe === null) {
         warnings.push('pg_waldump was not run: cannot confirm the archived WAL reaches the target');
-      } else if (probe.latestTransactionMicros === null) {
+      } else if (probe.latestTransactionMicros === null && BigInt(probe.segmentsRead) < scan.lastContiguous - scan.firstSegno + 1n) {
         warnings.push(`no transaction found in the last ${probe.segmentsRead} archived segments: cannot confirm the WAL reaches the target`);
+      } else if (probe.latestTransactionMicros === null) {
+        // Every segment from the backup's start was read: no transaction, so no time is reachable.
+        return {
+          ok: false,
+          problem: scan.nextPresent === null ? 'target-beyond-archive' : 'gap-before-target',
+          message: `the target ${target.value} cannot be reached: the WAL from the backup's start up to ${name(scan.lastContiguous)} holds no transaction at all` +
+            (scan.nextPresent === null ? '' : ` (then segments ${missingRange()} are missing)`),
+          hint: scan.nextPresent === null
+            ? 'wait for archiving to catch up (SELECT pg_switch_wal() on the primary), or choose another backup'
+            : 'restore the missing segments into the archive, or choose another backup',
+        };
       } else if (probe.latestTransactionMicros < targetMicros) {
         const latest = formatUtcMicros(probe.latestTransactionMicros);
         if (scan.nextPresent !== null) {

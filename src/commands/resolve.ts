@@ -24,7 +24,7 @@ import {
   type LockFile,
 } from '../archive/lock.js';
 import { parseTimelineChoice, selectBaseBackup, targetTimelineFor, type BackupCandidate } from '../archive/select-backup.js';
-import { formatUtcMicros, parseStopTime } from '../archive/stop-time.js';
+import { formatUtcMicros, parseStopTime, parseStopTimeInZone } from '../archive/stop-time.js';
 import { describeChain, type ChainLink } from '../archive/timeline.js';
 import {
   chainHistoryFiles,
@@ -110,7 +110,9 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
   const records = await collectBackups(archive, plan.source.backup, warnings);
   const candidates: Candidate[] = [];
   for (const record of records) {
-    const stop = parseStopTime(record.history.stopTime);
+    // The zone that wrote STOP TIME, when the plan states it, reads it as the preflight does.
+    const zone = plan.postgres.logTimezone;
+    const stop = zone === null ? parseStopTime(record.history.stopTime) : parseStopTimeInZone(record.history.stopTime, zone);
     if (!stop.ok) {
       warnings.push(`ignoring backup ${record.id}: ${stop.message}`);
       continue;

@@ -366,6 +366,7 @@ export function buildModel(
     c('PG_HOST', pg.host, 'production socket directory or host'),
     c('PG_SUPERUSER', pg.superuser, 'database role the scripts connect as'),
     c('PG_BIN_DIR', pg.binDir, 'PostgreSQL programs (falls back to PATH)'),
+    c('PG_LOG_TIMEZONE', pg.logTimezone, 'the server\'s log_timezone as the plan states it (preflight checks it), or empty'),
     c('SERVICE_KIND', service.kind, 'how production is stopped and started'),
     c('SERVICE_UNIT', service.kind === 'systemd' ? service.unit : '', 'systemd unit'),
     c('SERVICE_CLUSTER', service.kind === 'pg_ctlcluster' ? service.cluster : '', 'pg_ctlcluster VERSION/NAME'),

@@ -83,6 +83,7 @@ function normalizePostgres(postgres: RawPostgres): NormalizedPlan['postgres'] {
     host: postgres.host ?? DEFAULTS.host,
     superuser: postgres.superuser ?? DEFAULTS.superuser,
     binDir: canonicalPath(postgres.binDir ?? defaultBinDir(postgres.version)),
+    logTimezone: postgres.logTimezone ?? null,
     service: normalizeService(postgres.service),
   };
 }

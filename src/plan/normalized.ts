@@ -42,6 +42,8 @@ export interface NormalizedPlan {
     host: string;
     superuser: string;
     binDir: string;
+    /** The server's log_timezone as the plan states it (STOP TIMEs are written in it), or null. */
+    logTimezone: string | null;
     service: ServiceControl;
   };
   source: {

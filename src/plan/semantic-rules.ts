@@ -5,7 +5,7 @@
  */
 import { DEFAULTS } from './defaults.js';
 import { isSameOrInside, canonicalPath } from './paths.js';
-import { parseTargetTime } from './time.js';
+import { parseTargetTime, zoneFormatter } from './time.js';
 import type { PitrPlan } from './types.generated.js';
 import type { TargetKind } from './normalized.js';
 
@@ -25,6 +25,7 @@ export function checkSemanticRules(plan: PitrPlan): PlanIssue[] {
   const rules: Rule[] = [
     exactlyOneTarget,
     targetTimeHasZone,
+    logTimezoneIsKnown,
     autoBackupNeedsComparableTarget,
     workDirApartFromDataDir,
     safetyBackupDirApart,
@@ -69,6 +70,12 @@ function targetTimeHasZone(plan: PitrPlan): PlanIssue[] {
   if (plan.target.time === undefined) return [];
   const parsed = parseTargetTime(plan.target.time);
   return parsed.ok ? [] : [{ pointer: '/target/time', message: parsed.message }];
+}
+
+function logTimezoneIsKnown(plan: PitrPlan): PlanIssue[] {
+  const zone = plan.postgres.logTimezone;
+  if (zone === undefined || zoneFormatter(zone) !== null) return [];
+  return [{ pointer: '/postgres/logTimezone', message: `postgres.logTimezone "${zone}" is not a time zone this machine knows; write the server's log_timezone as SHOW log_timezone prints it, an IANA name such as Asia/Kolkata` }];
 }
 
 /**

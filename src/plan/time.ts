@@ -169,7 +169,8 @@ function candidateOffsets(formatter: Intl.DateTimeFormat, localSeconds: number):
   return [...new Set(probes.map((instant) => offsetAtInstant(formatter, instant)))];
 }
 
-function zoneFormatter(zone: string): Intl.DateTimeFormat | null {
+/** A formatter for an IANA zone, or null when the zone is unknown. */
+export function zoneFormatter(zone: string): Intl.DateTimeFormat | null {
   try {
     return new Intl.DateTimeFormat('en-US', {
       timeZone: zone,

@@ -94,6 +94,10 @@ export interface PitrPlan {
      */
     superuser?: string;
     /**
+     * The server's log_timezone (an IANA zone), in which PostgreSQL writes every backup's STOP TIME. Optional. With it, pitr resolve reads STOP TIMEs exactly as the preflight does on the host (which asks the server), so an ambiguous abbreviation such as IST or an hour repeated by a DST change still decides; without it, resolve reads the abbreviation alone and refuses to guess. The preflight checks that the server's log_timezone is this zone.
+     */
+    logTimezone?: string;
+    /**
      * Directory of pg_ctl, psql, pg_dump... Default /usr/lib/postgresql/<version>/bin.
      */
     binDir?: string;

@@ -137,8 +137,9 @@ export class WalArchive {
       if (timeline > 0) timelines.set(timeline, parseHistoryFileName(this.logicalName(first.key)) === timeline ? first : null);
       startAfter = `${prefix}${head}G`;
     }
-    const withHistory = [...timelines].filter(([, history]) => history !== null).map(([timeline]) => timeline);
-    return { latest: Math.max(1, ...withHistory), timelines };
+    // The highest timeline the archive holds anything of: one whose history file is
+    // missing is then named as such rather than passed over (the preflight's rule).
+    return { latest: Math.max(1, ...timelines.keys()), timelines };
   }
 
   /** The chain of timelines a recovery along `timeline` follows, or why it is unknown. */

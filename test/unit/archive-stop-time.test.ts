@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalTimeToMicros, formatUtcMicros, parseStopTime, type StopTime } from '../../src/archive/stop-time.js';
+import { canonicalTimeToMicros, formatUtcMicros, parseStopTime, parseStopTimeInZone, type StopTime } from '../../src/archive/stop-time.js';
 import { AMBIGUOUS_ABBREVIATIONS, POSTGRES_DEFAULT_ABBREVIATIONS } from '../../src/archive/timezone-abbreviations.js';
 
 function read(written: string): StopTime {
@@ -112,5 +112,29 @@ describe.runIf(existsSync(DEFAULT_SET))("the table is PostgreSQL 15's Default ti
       .map((line) => line.split(/\s+/))
       .map(([name, value]) => [name!, /^-?\d+$/.test(value!) ? Number(value) : value!] as const);
     expect(Object.fromEntries(entries)).toEqual(POSTGRES_DEFAULT_ABBREVIATIONS);
+  });
+});
+
+describe('parseStopTimeInZone (postgres.logTimezone): the preflight\'s reading', () => {
+  const utcOf = (written: string, zone: string) => {
+    const r = parseStopTimeInZone(written, zone);
+    return r.ok ? r.stopTime.utc : `refused: ${r.message}`;
+  };
+
+  it('reads an ambiguous abbreviation in the zone that wrote it', () => {
+    expect(utcOf('2024-11-03 12:00:00 IST', 'Asia/Kolkata')).toBe('2024-11-03T06:30:00+00:00');
+    expect(utcOf('2024-07-03 12:00:00 IST', 'Europe/Dublin')).toBe('2024-07-03T11:00:00+00:00');
+    expect(utcOf('2024-11-03 12:00:00 -03', 'America/Sao_Paulo')).toBe('2024-11-03T15:00:00+00:00');
+  });
+
+  it('lets the abbreviation decide the hour a DST change repeats', () => {
+    expect(utcOf('2024-11-03 01:30:00 EDT', 'America/New_York')).toBe('2024-11-03T05:30:00+00:00');
+    expect(utcOf('2024-11-03 01:30:00 EST', 'America/New_York')).toBe('2024-11-03T06:30:00+00:00');
+  });
+
+  it('refuses a time the zone cannot have written', () => {
+    expect(utcOf('2024-11-03 12:00:00 JST', 'Asia/Kolkata')).toMatch(/^refused: .*not a time Asia\/Kolkata shows/);
+    // 02:30 does not exist in New York on 2024-03-10 (clocks jump from 02:00 to 03:00).
+    expect(utcOf('2024-03-10 02:30:00 EST', 'America/New_York')).toMatch(/^refused/);
   });
 });

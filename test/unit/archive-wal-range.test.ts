@@ -96,8 +96,17 @@ describe('decideWalRange', () => {
     expect(gapAfter.ok && gapAfter.warnings[0]).toContain(`missing: ${name(2, 6)}`);
     const blind = decideWalRange(base({ probe: null }));
     expect(blind.ok && blind.warnings[0]).toContain('pg_waldump was not run');
-    const quiet = decideWalRange(base({ probe: { latestTransactionMicros: null, segmentsRead: 5 } }));
-    expect(quiet.ok && quiet.warnings[0]).toContain('no transaction found in the last 5 archived segments');
+    // The probe stopped at its limit before the backup's start: nothing is known.
+    const quiet = decideWalRange(base({ scan: { firstSegno: 3n, lastContiguous: 30n, nextPresent: null }, probe: { latestTransactionMicros: null, segmentsRead: 16 } }));
+    expect(quiet.ok && quiet.warnings[0]).toContain('no transaction found in the last 16 archived segments');
+  });
+
+  it('no transaction at all from the backup\'s start: no time target is reachable (the preflight\'s rule)', () => {
+    const empty = decideWalRange(base({ probe: { latestTransactionMicros: null, segmentsRead: 5 } }));
+    expect(!empty.ok && empty.problem).toBe('target-beyond-archive');
+    expect(!empty.ok && empty.message).toContain('holds no transaction at all');
+    const beforeGap = decideWalRange(base({ scan: { firstSegno: 3n, lastContiguous: 5n, nextPresent: 7n }, probe: { latestTransactionMicros: null, segmentsRead: 3 } }));
+    expect(!beforeGap.ok && beforeGap.problem).toBe('gap-before-target');
   });
 
   it('the backup\'s first segment missing', () => {

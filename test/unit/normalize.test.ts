@@ -43,6 +43,7 @@ const DOCKER_EXPECTED: NormalizedPlan = {
     host: '/var/run/postgresql',
     superuser: 'postgres',
     binDir: '/usr/lib/postgresql/13/bin',
+    logTimezone: null,
     service: { kind: 'systemd', unit: 'postgresql@13-main' },
   },
   source: {
@@ -104,6 +105,7 @@ const K8S_EXPECTED: NormalizedPlan = {
     host: '/var/run/postgresql',
     superuser: 'postgres',
     binDir: '/usr/lib/postgresql/15/bin',
+    logTimezone: null,
     service: { kind: 'pg_ctlcluster', cluster: '15/main' },
   },
   source: {
