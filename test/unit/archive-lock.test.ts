@@ -39,11 +39,34 @@ describe('the lock file', () => {
   it('is deterministic JSON: keys sorted at every level, arrays in order, a trailing newline', () => {
     const text = lockFileText(LOCK);
     expect(text.endsWith('}\n')).toBe(true);
-    const keysInOrder = [...text.matchAll(/^ {2}"(\w+)"/gm)].map((m) => m[1]);
-    expect(keysInOrder).toEqual([...keysInOrder].sort());
+    // JSON.parse keeps the text's key order: every object, at every depth, in order.
+    const unsorted: string[] = [];
+    let objects = 0;
+    const walk = (value: unknown, path: string): void => {
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${path}[${i}]`));
+      else if (value !== null && typeof value === 'object') {
+        objects += 1;
+        const keys = Object.keys(value);
+        if (keys.join('\n') !== [...keys].sort().join('\n')) unsorted.push(`${path || '/'}: ${keys.join(', ')}`);
+        for (const key of keys) walk((value as Record<string, unknown>)[key], `${path}/${key}`);
+      }
+    };
+    walk(JSON.parse(text), '');
+    expect(unsorted).toEqual([]);
+    // The fixture's nested objects (plan, target, source.base, backup.historyFile, the
+    // objects' entries...) were checked, not only the top level.
+    expect(objects).toBe(14);
     expect(text.indexOf('"000000010000000000000002"')).toBeLessThan(text.indexOf('"000000010000000000000003"'));
-    const shuffled = JSON.parse(JSON.stringify(LOCK, Object.keys(LOCK).reverse())) as LockFile;
-    expect(lockFileText({ ...shuffled, ...LOCK })).toBe(text);
+    // The same lock with the keys of EVERY object reversed gives the same bytes.
+    const reversed = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(reversed);
+      if (value !== null && typeof value === 'object') {
+        return Object.fromEntries(Object.keys(value).reverse().map((k) => [k, reversed((value as Record<string, unknown>)[k])]));
+      }
+      return value;
+    };
+    expect(JSON.stringify(reversed(LOCK))).not.toBe(JSON.stringify(LOCK));
+    expect(lockFileText(reversed(LOCK) as LockFile)).toBe(text);
     expect(parseLockFile(text)).toEqual(JSON.parse(text));
   });
 

@@ -108,12 +108,8 @@ describe('pitr compile --check', () => {
     expect(snapshotTree(dir)).toEqual(before);
   });
 
-  // BUG (src/compile/write.ts, diffBundle): modes are compared with `mode & 0o777` against
-  // 0755/0644, but git records only the executable bit; a checkout made under umask 002
-  // (the default for users with their own group, e.g. on Ubuntu) has 0775/0664 and every
-  // file is reported "(mode differs)", so CI's freshness check fails on a fresh out/.
-  // Fix: compare only whether the file is executable, e.g.
-  //   ((statSync(full).mode & 0o111) !== 0) !== path.endsWith('.sh')
+  // git records only the executable bit; a checkout made under umask 002 (the default for
+  // users with their own group, e.g. on Ubuntu) has 0775/0664 and must not be "stale".
   it('accepts a checkout made under umask 002 (0775/0664): git records only the x bit', () => {
     const dir = copyOfOut();
     for (const name of EXAMPLE_PLANS) {
@@ -222,11 +218,8 @@ describe('pitr compile writes atomically behind the shellcheck gate', () => {
     expect(readdirSync(join(cwd, 'out'))).toEqual(['realestateos-docker']);
   });
 
-  // BUG (src/commands/compile.ts, runCompile): plans are written one after the other, each
-  // behind its own shellcheck gate, so when the second plan's scripts fail shellcheck the
-  // first plan's directory has already been replaced; the docstring promises that a bad
-  // plan among several leaves out/ untouched. Fix: write every plan into its temp dir and
-  // shellcheck all of them first, then do the renames (split writeBundle into stage+commit).
+  // A bad plan among several leaves out/ untouched: every plan is shellchecked in its temp
+  // dir before any directory is replaced.
   it('a finding in the second plan replaces neither plan', () => {
     const cwd = makeTempDir('pitr-atomic-two-');
     mkdirSync(join(cwd, 'out', 'realestateos-docker'), { recursive: true });

@@ -124,8 +124,10 @@ describe('hostile plan values', () => {
       { numRuns: RUNS },
     );
     expect(values).toBeGreaterThanOrEqual(10_000);
-    // Most generated plans must get through validation, or the round trip proves little.
-    expect(compiled).toBeGreaterThan(RUNS / 4);
+    // Nearly every generated plan gets through validation (measured: ~98 %), or the
+    // round trip proves little: a validator that rejected almost everything would pass a
+    // weaker bound. Above 90 %.
+    expect(compiled).toBeGreaterThan(RUNS * 0.9);
   }, 240_000);
 
   it('control characters and NUL in single-line fields get a located finding, never a crash', () => {

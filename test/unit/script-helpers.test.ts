@@ -82,23 +82,41 @@ describe('format_bytes', () => {
   });
 });
 
+// A fake clock: now_micros (the one place that reads the time) replaced after sourcing by
+// one that returns NOW, which the script sets. No sleeps, so a loaded machine cannot
+// turn "not due yet" into "due" (a real 1 s interval against `sleep 1.1` could).
+const FAKE_CLOCK = `NOW=0; now_micros() { printf -v "$1" '%s' "\${NOW}"; }`;
+
 describe('progress_due', () => {
-  it('is due on the first call for a key, then only after the interval', () => {
+  it('is due on the first call for a key, then only once the interval has passed (fake clock)', () => {
     const out = bash(`
+      ${FAKE_CLOCK}
       r() { if progress_due "$@"; then printf 'y'; else printf 'n'; fi; }
-      r staging 1; r staging 1; r replay 1; r replay 1; r '' 1
-      sleep 1.1
-      r staging 1; r staging 1; r replay 5
+      NOW=1000000000; r staging 1; r staging 1; r replay 1; r replay 1; r '' 1
+      NOW=1000999999; r staging 1
+      NOW=1001000000; r staging 1; r staging 1; r replay 5
+      NOW=1004999999; r replay 5
+      NOW=1005000000; r replay 5; r replay 5
     `);
-    expect(out).toBe('ynynyynn');
+    expect(out).toBe('ynynynynnnyn');
   });
 
-  it('falls back to whole seconds when EPOCHREALTIME is not available', () => {
-    const out = bash(`
+  it('now_micros reads EPOCHREALTIME in microseconds (between two readings around it)', () => {
+    const [before, now, after] = bash(`
+      a=\${EPOCHREALTIME//[!0-9]/}; now_micros n; b=\${EPOCHREALTIME//[!0-9]/}
+      printf '%s %s %s' "$a" "$n" "$b"
+    `).split(' ').map(BigInt);
+    expect(now! >= before! && now! <= after!, `${before} <= ${now} <= ${after}`).toBe(true);
+  });
+
+  it('now_micros falls back to whole seconds when EPOCHREALTIME is not available', () => {
+    // SECONDS keeps counting from what it is set to: a lower bound only, and whole seconds.
+    const [set, now] = bash(`
       unset EPOCHREALTIME
-      r() { if progress_due "$@"; then printf 'y'; else printf 'n'; fi; }
-      r k 1; r k 1; SECONDS=$((SECONDS + 2)); r k 1
-    `);
-    expect(out).toBe('yny');
+      SECONDS=500; now_micros n
+      printf '%s %s' 500000000 "$n"
+    `).split(' ').map(Number);
+    expect(now! % 1_000_000).toBe(0);
+    expect(now!).toBeGreaterThanOrEqual(set!);
   });
 });

@@ -114,9 +114,10 @@ describe('run.sh summary table', () => {
     const table = summaryTable(result.stderr);
     expect(Object.keys(table)).toEqual(PHASES);
     for (const phase of PHASES) expect(table[phase]![0]).toBe('ran');
-    // The stub of 01-assess sleeps 1.2 s; a loaded machine may add a second of start-up.
-    expect(table['01-assess']![1]).toMatch(/^[12]s$/);
     for (const phase of PHASES) expect(table[phase]![1]).toMatch(/^\d+s$/);
+    // The stub of 01-assess sleeps 1.2 s: a lower bound only (a loaded machine may add
+    // any amount of start-up time, so no upper bound is asserted).
+    expect(Number.parseInt(table['01-assess']![1]!, 10)).toBeGreaterThanOrEqual(1);
     expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/ INFO \[run\] done$/);
     const log = readFileSync(join(dir, 'run.log'), 'utf8');
     for (const row of rows) expect(log).toMatch(new RegExp(`^${TIME} INFO \\[run\\] ${row.replace(/[-[\]]/g, '\\$&')}$`, 'm'));

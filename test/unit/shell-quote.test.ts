@@ -8,7 +8,9 @@
  * that touches the sentinel: if quoting ever broke, `;rm -rf /` would be caught, not run.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recoveryConfBlock, restoreCommand } from '../../src/compile/model.js';
@@ -169,33 +171,40 @@ describe('shellQuote', () => {
 
 /**
  * PostgreSQL's configuration lexer (src/backend/utils/misc/guc-file.l): a STRING token is
- * \'([^'\\\n]|\\.|\'\')*\' and GUC_scanstr turns '' into ' and \x into the escape or x.
+ * \'([^'\\\n]|\\.|\'\')*\'. What the value then means is asked of a real PostgreSQL 15:
+ * `postgres -C NAME -D DIR` reads DIR/postgresql.conf and DIR/postgresql.auto.conf (where
+ * the scripts append their settings) and prints the setting as the server would use it.
+ * Custom names (pitr_test.x) are accepted as placeholders, so any string can be read.
+ * It runs as the postgres OS user (PostgreSQL refuses root).
  */
 const CONF_STRING_TOKEN = /^'(?:[^'\\\n]|\\.|'')*'$/s;
+const POSTGRES = '/usr/lib/postgresql/15/bin/postgres';
+let confDir = '';
 
-function gucScanstr(token: string): string {
-  const s = token.slice(1, -1);
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i] as string;
-    if (ch === '\\') {
-      i++;
-      const next = s[i] ?? '';
-      const simple: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-      if (next in simple) out += simple[next];
-      else if (/[0-7]/.test(next)) {
-        let digits = next;
-        while (digits.length < 3 && /[0-7]/.test(s[i + 1] ?? '')) digits += s[++i];
-        out += String.fromCharCode(parseInt(digits, 8));
-      } else out += next;
-    } else if (ch === "'" && s[i + 1] === "'") {
-      out += "'";
-      i++;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
+beforeAll(() => {
+  // Outside any directory the postgres user cannot enter; the data directory is 0700 and
+  // owned by postgres, as PostgreSQL requires.
+  const base = mkdtempSync(join(tmpdir(), 'pitr-quote-pg-'));
+  chmodSync(base, 0o755);
+  confDir = join(base, 'data');
+  mkdirSync(confDir, { mode: 0o700 });
+  writeFileSync(join(confDir, 'postgresql.conf'), '');
+  return () => rmSync(base, { recursive: true, force: true });
+});
+
+/** What PostgreSQL 15 reads for each of NAMES when postgresql.auto.conf holds AUTO_CONF. */
+function postgresReads(autoConf: string, names: string[]): string[] {
+  writeFileSync(join(confDir, 'postgresql.auto.conf'), `${autoConf}\n`);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', confDir]);
+  return names.map((name) => {
+    const argv = [POSTGRES, '-C', name, '-D', confDir];
+    const result = asRoot ? run('runuser', ['-u', 'postgres', '--', ...argv], { cwd: '/' }) : run(argv[0]!, argv.slice(1), { cwd: '/' });
+    expect(result.stderr, `postgres -C ${name}`).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.endsWith('\n')).toBe(true);
+    return result.stdout.slice(0, -1);
+  });
 }
 
 describe('confQuote (postgresql.conf string literals)', () => {
@@ -215,11 +224,14 @@ describe('confQuote (postgresql.conf string literals)', () => {
   });
 
   const values = ["'", "''", '\\', '\\\\', "\\'", "'\\", '\\n', '\\101', '%p %f %%', '$(touch /tmp/x)', '"', '# not a comment', 'tab\there', 'Grüße 🐘', longValue(2000).replace(/[\n\r]/g, ' ')];
-  it.each(values.map((v) => [JSON.stringify(v).slice(0, 40), v]))('%s is one STRING token that PostgreSQL reads back exactly', (_label, value) => {
-    const token = confQuote(value);
-    expect(token).toMatch(CONF_STRING_TOKEN);
-    expect(gucScanstr(token)).toBe(value);
-  });
+  it('each value is one STRING token that PostgreSQL 15 reads back exactly (postgres -C)', () => {
+    const lines = values.map((value, i) => {
+      const token = confQuote(value);
+      expect(token).toMatch(CONF_STRING_TOKEN);
+      return `pitr_test.v${i} = ${token}`;
+    });
+    expect(postgresReads(lines.join('\n'), values.map((_v, i) => `pitr_test.v${i}`))).toEqual(values);
+  }, 60_000);
 });
 
 /**
@@ -263,7 +275,11 @@ describe('restore_command built by recoveryConfBlock', () => {
     expect(line).toBeDefined();
     const token = (line as string).slice('restore_command = '.length);
     expect(token).toMatch(CONF_STRING_TOKEN);
-    const command = substitutePlaceholders(gucScanstr(token), '000000010000000000000042', 'pg_wal/RECOVERYXLOG');
+    // The whole block, as the scripts append it, read by PostgreSQL 15 itself.
+    const [restore, sockets, pidFile] = postgresReads(block, ['restore_command', 'unix_socket_directories', 'external_pid_file']);
+    expect(sockets).toBe(join(dir, 'run'));
+    expect(pidFile).toBe(join(dir, 'side.pid'));
+    const command = substitutePlaceholders(restore!, '000000010000000000000042', 'pg_wal/RECOVERYXLOG');
     const result = run('/bin/sh', ['-c', command], { env: { PATH: fakeBin } });
     return { args: result.stdout.split('\0').slice(0, -1), status: result.status, stderr: result.stderr };
   }
@@ -276,9 +292,8 @@ describe('restore_command built by recoveryConfBlock', () => {
     expect(existsSync(SENTINEL)).toBe(false);
   });
 
-  // BUG (src/compile/model.ts, recoveryConfBlock): a '%' in workDir is not doubled, so
-  // PostgreSQL replaces "%p"/"%f" inside the script path (and PostgreSQL 16+ rejects any
-  // other "%x" as an invalid placeholder). The schema allows '%' in recovery.workDir.
+  // A '%' in workDir must be doubled, or PostgreSQL replaces "%p"/"%f" inside the script
+  // path (and PostgreSQL 16+ rejects any other "%x"). The schema allows '%' in workDir.
   it('escapes % in the script path as %% (PostgreSQL substitutes %p/%f/%r anywhere in the command)', () => {
     const result = runRestoreCommand('wal-100%p-%f');
     expect(result.stderr).toBe('');
@@ -307,7 +322,8 @@ describe('restore_command built by recoveryConfBlock', () => {
     const block = `restore_command = ${confQuote(restoreCommand(script, dir))}`;
     const token = block.slice('restore_command = '.length);
     expect(token).toMatch(CONF_STRING_TOKEN);
-    const command = substitutePlaceholders(gucScanstr(token), wal, 'pg_wal/RECOVERYXLOG');
+    const [restore] = postgresReads(block, ['restore_command']);
+    const command = substitutePlaceholders(restore!, wal, 'pg_wal/RECOVERYXLOG');
     const result = run('/bin/sh', ['-c', command], { cwd: dataDir, env: { PATH: `${fakeBin}:/usr/bin:/bin` } });
     const target = join(dataDir, 'pg_wal', 'RECOVERYXLOG');
     return {
