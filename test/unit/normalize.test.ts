@@ -62,6 +62,7 @@ const DOCKER_EXPECTED: NormalizedPlan = {
     parallelism: 8,
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
+    stallTimeoutSeconds: 600,
   },
   runtime: {
     kind: 'docker',
@@ -124,6 +125,7 @@ const K8S_EXPECTED: NormalizedPlan = {
     parallelism: 8,
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
+    stallTimeoutSeconds: 600,
   },
   runtime: {
     kind: 'k8s',
@@ -195,6 +197,7 @@ describe('defaults', () => {
       parallelism: 4,
       drainTimeoutSeconds: 120,
       startTimeoutSeconds: 300,
+      stallTimeoutSeconds: 600,
     });
     expect(plan.runtime).toEqual({ kind: 'none' });
     expect(plan.safetyBackup).toEqual({ dir: '/var/backups/postgresql', pgDump: true });

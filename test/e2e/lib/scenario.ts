@@ -83,6 +83,8 @@ export interface ScenarioOptions {
    * times one more event row and a WAL switch. Default 0 (b1's segment, then the target's).
    */
   segmentsBeforeTarget?: number;
+  /** Runs right after b1 is taken, before the good commits (e.g. restart the primary with other settings). */
+  afterFirstBackup?: () => Promise<void>;
 }
 
 /** `2024-01-15T00:30:00.123-05:00` for an instant and an offset like -05:00. */
@@ -111,6 +113,7 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
   `);
 
   const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout });
+  if (options.afterFirstBackup) await options.afterFirstBackup();
 
   // Good commits after b1, each its own transaction (psql autocommit).
   await sql(`INSERT INTO ${accounts} (id, name) SELECT i, 'good-' || i FROM generate_series(6, 8) i`);
