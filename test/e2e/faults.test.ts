@@ -67,6 +67,12 @@ interface Variant {
   s3Endpoint?: string;
   /** Directories put first on PATH (a broken program for one case). */
   pathFirst?: string[];
+  /** WAL compression of the archive; default none. */
+  compression?: 'none' | 'gzip';
+  /** target.inclusive; default false. */
+  inclusive?: boolean;
+  /** Environment changes for the scripts ('' removes a variable). */
+  env?: Record<string, string>;
 }
 
 describe('fault matrix before finalize: production untouched, services restored', () => {
@@ -115,7 +121,7 @@ describe('fault matrix before finalize: production untouched, services restored'
     version: 1,
     name: `fault-${v.name}`,
     description: `fault matrix: ${v.name}`,
-    target: { time: v.targetTime, inclusive: false },
+    target: { time: v.targetTime, inclusive: v.inclusive ?? false },
     postgres: {
       version: 15,
       database: scenario.db,
@@ -129,7 +135,7 @@ describe('fault matrix before finalize: production untouched, services restored'
     source: {
       ...(v.s3Endpoint ? { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: v.s3Endpoint } : { kind: 'local', path: v.archiveDir }),
       base: { prefix: 'base/', layout: v.layout },
-      wal: { prefix: 'wal/', compression: 'none' },
+      wal: { prefix: 'wal/', compression: v.compression ?? 'none' },
     },
     recovery: { workDir: join(root, `work-${v.name}`), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
     runtime: v.runtime === 'docker'
@@ -152,6 +158,10 @@ describe('fault matrix before finalize: production untouched, services restored'
     const bundle = join(root, 'out', `fault-${v.name}`);
     const path = [...(v.pathFirst ?? []), blockers.binDir, standIns.binDir, process.env.PATH ?? ''].join(':');
     const env = cleanEnv({ PATH: path, ...(v.s3Endpoint ? s3Env() : {}) });
+    for (const [key, value] of Object.entries(v.env ?? {})) {
+      if (value === '') delete env[key];
+      else env[key] = value;
+    }
     const script = (name: string, args: string[] = []): Promise<RunResult> =>
       run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
     return { bundle, workDir: join(root, `work-${v.name}`), script };
@@ -221,7 +231,8 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(result.stderr).toContain('phase 04-fetch failed');
     // pg_verifybackup's own report, then ours.
     expect(result.stderr).toContain(`checksum mismatch for file "${flipped}"`);
-    expect(result.stderr).toContain('pg_verifybackup found the base backup damaged');
+    // Named by its reason: a file differs from the manifest (not WAL parsing, not the manifest).
+    expect(result.stderr).toMatch(/pg_verifybackup rejected the base backup: 1 file\(s\) differ from the manifest \(size or checksum\)/);
     expect(result.stderr).toContain("Production's data directory is unchanged");
     expectNextCommand(result, /\.\/rollback\.sh$/);
     await expectProductionUntouched();
@@ -246,8 +257,10 @@ describe('fault matrix before finalize: production untouched, services restored'
     const result = await v.script('run.sh', ['--yes']);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain('phase 04-fetch failed');
-    expect(result.stderr).toContain(`the base backup object ${tarball} is damaged: gzip/tar found corrupt data in it`);
-    expect(result.stderr).toContain('it was not downloaded again');
+    expect(result.stderr).toContain(`the base backup object ${tarball} is damaged: gzip/tar found corrupt or missing data in it`);
+    expect(result.stderr).toContain('it was not read again');
+    expect(result.stderr).toContain(`damaged object: ${tarball}`);
+    expect(result.stderr).toContain(`the archive lists it as: ${bytes.length} bytes`);
     expect(result.stderr).not.toContain('retrying in');
     expectNextCommand(result, /\.\/rollback\.sh$/);
     await expectProductionUntouched();
@@ -257,6 +270,69 @@ describe('fault matrix before finalize: production untouched, services restored'
     expectComposeRestored(calls);
     await expectProductionUntouched();
   }, 300_000);
+
+  it('2c. a truncated base tarball in a local archive is named damaged at once: not retried, not blamed on the network', async () => {
+    const archiveDir = await archiveCopy('truncated-tarball');
+    const tarball = join(archiveDir, 'base', 'b1.tar.gz');
+    const bytes = readFileSync(join(archiveDir, 'base', 'b1', 'base.tar.gz'));
+    const kept = Math.floor(bytes.length * 0.6);
+    writeFileSync(tarball, bytes.subarray(0, kept));
+    const v = await compileVariant({ name: 'truncated-tarball', archiveDir, layout: 'tarball', runtime: 'docker', targetTime: scenario.target.written });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 04-fetch failed');
+    expect(result.stderr).toContain(`damaged object: ${tarball}`);
+    expect(result.stderr).toContain(`the archive lists it as: ${kept} bytes`);
+    expect(result.stderr).toContain('the object is truncated');
+    expect(result.stderr).toContain(`the base backup object ${tarball} is damaged`);
+    expect(result.stderr).not.toContain('retrying in');
+    expect(result.stderr).not.toMatch(/network|credentials/);
+    expectNextCommand(result, /\.\/rollback\.sh$/);
+    await expectProductionUntouched();
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expectComposeRestored(calls);
+    await expectProductionUntouched();
+  }, 300_000);
+
+  it('2d. a corrupted WAL file in S3 (gzip) is named damaged where it is read: the object, what the archive lists, what was found', async () => {
+    // The archive with every WAL file gzip-compressed, as a gzip archive_command writes it.
+    const archiveDir = await archiveCopy('corrupt-wal-s3');
+    const walDir = join(archiveDir, 'wal');
+    for (const name of readdirSync(walDir)) {
+      writeFileSync(join(walDir, `${name}.gz`), gzipSync(readFileSync(join(walDir, name))));
+      rmSync(join(walDir, name));
+    }
+    const start = scenario.backups.b1!.startWalFile;
+    const segments = readdirSync(walDir).filter((n) => /^[0-9A-F]{24}\.gz$/.test(n)).sort();
+    const middle = segments[segments.indexOf(`${start}.gz`) + 2]!;
+    const damaged = readFileSync(join(walDir, middle));
+    for (let i = 100; i < 164; i++) damaged[Math.floor(damaged.length / 2) + i]! ^= 0x5a;
+    writeFileSync(join(walDir, middle), damaged);
+    const s3 = await startS3rver({ root });
+    await uploadArchive(s3.endpoint, BUCKET, archiveDir);
+    const v = await compileVariant({ name: 'corrupt-wal-s3', archiveDir, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written, s3Endpoint: s3.endpoint, compression: 'gzip' });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 06-recover failed');
+    expect(result.stderr).toContain('a WAL file in the archive is damaged');
+    expect(result.stderr).toContain(`damaged object: s3://${BUCKET}/wal/${middle}`);
+    expect(result.stderr).toMatch(new RegExp(`the archive lists it as: ${damaged.length} bytes, ETag [0-9a-f]{32}`));
+    expect(result.stderr).toMatch(/found: \d+ bytes read; gzip: /);
+    expect(result.stderr).not.toContain('network, credentials');
+    await expectProductionUntouched();
+
+    const rollback = await v.script('rollback.sh', ['--yes']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expectComposeRestored(calls);
+    await expectProductionUntouched();
+    await s3.stop();
+  }, 600_000);
 
   it('3. the S3 endpoint going away as fetch starts: retries with backoff, then a clear stop; rollback.sh scales the deployments back', async () => {
     const s3 = await startS3rver({ root });
@@ -297,6 +373,63 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(standIns.replicas('api')).toBe(3);
     expect(standIns.replicas('celery-worker')).toBe(2);
     await expectProductionUntouched();
+  }, 300_000);
+
+  /** Preflight stopped the run: nothing stopped or even listed, no workDir, production untouched. */
+  const expectStoppedInPreflight = async (v: { bundle: string; workDir: string }, result: RunResult, calls: number) => {
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('phase 00-preflight failed');
+    expect(result.stderr).toContain('Nothing was changed');
+    expect(standIns.readCalls().length, 'no service was stopped, nor even listed').toBe(calls);
+    expect(existsSync(join(v.bundle, 'state', 'done', '00-preflight'))).toBe(false);
+    expect(existsSync(v.workDir)).toBe(false);
+    await expectProductionUntouched();
+  };
+
+  it('6. an inclusive time target at the newest commit in the archive stops preflight, before any service is stopped', async () => {
+    // The newest transaction in the archive, as pg_waldump reads it (microseconds, UTC).
+    const walDir = join(pristine, 'wal');
+    const times: string[] = [];
+    for (const segment of readdirSync(walDir).filter((n) => /^[0-9A-F]{24}$/.test(n))) {
+      const dump = await run('/usr/lib/postgresql/15/bin/pg_waldump', ['--path', walDir, '--rmgr=Transaction', segment], { allowFailure: true, env: { ...process.env, TZ: 'UTC' } });
+      for (const m of dump.stdout.matchAll(/desc: (?:COMMIT|ABORT) (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC/g)) times.push(`${m[1]}T${m[2]}`);
+    }
+    const newest = times.sort().at(-1)!;
+    expect(newest).toBeDefined();
+    const [whole, fraction = ''] = newest.split('.');
+    const target = `${whole}.${fraction.padEnd(6, '0')}+00:00`;
+    const v = await compileVariant({ name: 'inclusive-newest', archiveDir: pristine, layout: 'pg_basebackup', runtime: 'docker', targetTime: target, inclusive: true });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    expect(result.stderr).toContain('is the time of the newest transaction in the archive');
+    expect(result.stderr).toContain('with inclusive: true PostgreSQL stops only on a transaction that ended after the target');
+    expectNextCommand(result, /target\.inclusive/);
+    await expectStoppedInPreflight(v, result, calls);
+  }, 300_000);
+
+  it('7. S3 credentials that work for root but not for the postgres user stop preflight, before any service is stopped', async () => {
+    const s3 = await startS3rver({ root });
+    await uploadArchive(s3.endpoint, BUCKET, pristine);
+    // A credentials file only root can read: root lists the archive, postgres cannot.
+    const keys = s3Env();
+    const rootOnly = join(root, 'root-only-aws');
+    mkdirSync(rootOnly, { mode: 0o700 });
+    const credentials = join(rootOnly, 'credentials');
+    writeFileSync(credentials, `[default]\naws_access_key_id = ${keys.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${keys.AWS_SECRET_ACCESS_KEY}\n`, { mode: 0o600 });
+    const v = await compileVariant({
+      name: 'creds-root-only', archiveDir: pristine, layout: 'pg_basebackup', runtime: 'docker', targetTime: scenario.target.written, s3Endpoint: s3.endpoint,
+      env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: credentials },
+    });
+    const calls = standIns.readCalls().length;
+
+    const result = await v.script('run.sh', ['--yes']);
+    // Root could list it (the backup was chosen), postgres could not.
+    expect(result.stderr).toContain('base backup: b1 ');
+    expect(result.stderr).toContain('the archive cannot be listed as postgres (the user the WAL stager and restore_command run as), although it can as root');
+    expectNextCommand(result, /runuser -u postgres -- \/usr\/bin\/aws s3 ls s3:\/\/pitr-e2e-faults\/wal\/; then run \.\/run\.sh again$/);
+    await expectStoppedInPreflight(v, result, calls);
+    await s3.stop();
   }, 300_000);
 
   it('4. a target later than the last archived WAL stops preflight with the latest reachable time', async () => {

@@ -5,11 +5,16 @@
 // original (never over an existing one) and the ALTER DATABASE statements it prints are
 // run as printed; finally rollback.sh puts the pre-recovery data directory back.
 //
+// workDir and the safety-dump directory carry spaces, quotes, $ and backquotes too, in
+// the pg_basebackup layout (a backup_manifest, so pg_verifybackup runs: it runs
+// pg_waldump through a shell, where such a path was expanded and the backup called
+// damaged), and the drill, the run and rollback must all succeed.
+//
 // The names reach bash only as quoted constants, SQL only as psql variables (:"t"),
 // libpq only through the environment or a quoted conninfo: nothing may be expanded,
 // split or unescaped on the way.
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -39,6 +44,9 @@ const DB = `app "x" $y's`;
 const NAMES = { accounts: `acc'ounts $1`, events: `év"ents\\n $(id)`, createdAt: `cre"ated at` };
 const PLAN = 'hostile-names';
 const SENTINEL = '/tmp/pitr-e2e-hostile-names-pwned';
+/** Short (the side instance's socket lives under workDir: 107 bytes at most). */
+const WORK = `w "q" $x \`id\` 's`;
+const SAFETY = `s $HOME "q" \`id\``;
 
 describe('hostile database, table and column names, end to end', () => {
   let root: string;
@@ -53,7 +61,7 @@ describe('hostile database, table and column names, end to end', () => {
   beforeAll(async () => {
     root = await createHarnessRoot();
     primary = await startPrimary({ root, timezone: 'America/New_York' });
-    scenario = await buildIncidentScenario(primary, { layout: 'tarball', db: DB, names: NAMES });
+    scenario = await buildIncidentScenario(primary, { layout: 'pg_basebackup', db: DB, names: NAMES });
     await quiesce(server(), DB);
     standIns = installStandIns(root);
     writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
@@ -76,10 +84,10 @@ describe('hostile database, table and column names, end to end', () => {
         binDir: '/usr/lib/postgresql/15/bin',
         service: { kind: 'pg_ctl', logFile: primary.logFile },
       },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(root, 'work'), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
+      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'pg_basebackup' }, wal: { prefix: 'wal/', compression: 'none' } },
+      recovery: { workDir: join(root, WORK), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
       runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api'] } },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
+      safetyBackup: { dir: join(root, SAFETY), pgDump: true },
       verify: {
         rowCounts: [NAMES.accounts, NAMES.events],
         notAfterTarget: [{ table: NAMES.events, column: NAMES.createdAt }],
@@ -100,7 +108,7 @@ describe('hostile database, table and column names, end to end', () => {
     bundle = join(root, 'out', PLAN);
     env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}` });
     before = await relationManifest(server(), primary.dataDir, DB);
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await cleanupHarnessRoot(root);
@@ -129,6 +137,8 @@ describe('hostile database, table and column names, end to end', () => {
     const result = await script('drill.sh');
     expect(result.code, result.stderr.slice(-5000)).toBe(0);
     expectVerifiedOnHostileNames(result);
+    expect(result.stderr).toContain('pg_verifybackup: every file matches the backup');
+    expect(result.stderr).toContain("pg_waldump: the backup's own WAL parses from start to end");
     expect(await primary.postmasterPid()).toBe(pid);
     expect(await captureAppState(server(), DB, NAMES)).toEqual(scenario.final);
     expect(await relationManifest(server(), primary.dataDir, DB)).toEqual(before);
@@ -138,6 +148,8 @@ describe('hostile database, table and column names, end to end', () => {
     const result = await script('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-5000)).toBe(0);
     expectVerifiedOnHostileNames(result);
+    expect(result.stderr).toContain('pg_verifybackup: every file matches the backup');
+    expect(readdirSync(join(root, SAFETY)).filter((n) => n.endsWith('.dump'))).toHaveLength(1);
     expect(await captureAppState(server(), DB, NAMES)).toEqual(scenario.expected);
     expect(standIns.composeRunning()).toEqual(['api']);
   }, 600_000);

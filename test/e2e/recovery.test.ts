@@ -143,9 +143,10 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
     for (const row of table) expect(runLog).toContain(`] ${row}\n`);
   };
 
-  it('drill.sh rehearses the recovery and leaves production and services untouched', async () => {
+  it('drill.sh --yes rehearses the recovery and leaves production and services untouched', async () => {
     const pidBefore = await primary.postmasterPid();
-    const result = await runScript('drill.sh');
+    // Automation runs ./drill.sh --yes && ./run.sh --yes: every script takes --yes.
+    const result = await runScript('drill.sh', ['--yes']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`base backup: ${scenario.expectedBackupId} `);
     expect(result.stderr).toContain('paused at the target');
