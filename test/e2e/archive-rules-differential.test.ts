@@ -202,9 +202,12 @@ describe(`the archive rules in bash and TypeScript agree on ${COUNT} generated a
       }
     }
     console.log(`differential: ${outcomes.agreeOk} agree on a recovery, ${outcomes.agreeRefuse} agree on a refusal, ${disagreements.length} disagree`);
-    // Both kinds of answer must occur, or the generator has stopped exercising the rules.
-    expect(outcomes.agreeOk).toBeGreaterThan(COUNT / 10);
-    expect(outcomes.agreeRefuse).toBeGreaterThan(COUNT / 10);
+    // Both kinds of answer must occur, or the generator has stopped exercising the rules
+    // (a replay of a few seeds, PITR_DIFF_ARCHIVES < 50, skips this).
+    if (COUNT >= 50) {
+      expect(outcomes.agreeOk).toBeGreaterThan(COUNT / 10);
+      expect(outcomes.agreeRefuse).toBeGreaterThan(COUNT / 10);
+    }
     expect(disagreements).toEqual([]);
   });
 });
