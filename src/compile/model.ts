@@ -79,6 +79,8 @@ export interface RunbookFacts {
     dataDir: string;
     socketDir: string;
     stagingDir: string;
+    /** Where copies of tablespaces and of a linked pg_wal go when workDir shares their filesystem. */
+    linksDir: string;
     logFile: string;
     restoreScript: string;
     /** pg_ctl -D argument: the data directory, or the side config directory (Debian). */
@@ -576,6 +578,7 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
       dataDir: side.sideDataDir,
       socketDir: side.socketDir,
       stagingDir: side.stagingDir,
+      linksDir: joinPath(side.workDir, 'links'),
       logFile: side.sideLogFile,
       restoreScript: side.restoreScript,
       ctlDir,

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCompile } from '../../src/commands/compile.js';
+import { runInspect } from '../../src/commands/inspect.js';
 import {
   buildIncidentScenario,
   captureAppState,
@@ -116,6 +117,13 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
   const runId = () => readFileSync(join(bundle, 'state', 'values', 'run-id'), 'utf8').trim();
   const linkOf = (dataDir: string) => readlinkSync(join(dataDir, 'pg_tblspc', tsOid));
+
+  it('pitr inspect lists the live server\'s tablespace', async () => {
+    let stdout = '';
+    const code = await runInspect(join(root, 'plans', 'tblspc.yaml'), { format: 'text' }, { stdout: (t) => (stdout += t), stderr: (t) => (stdout += t) });
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^info\\s+tablespace app_ts\\s+oid ${tsOid} at ${tsDir}: recovered into a copy`, 'm'));
+  }, 60_000);
 
   it('drill.sh recovers into copies of the data directory and the tablespace: production is byte-identical, postmaster not restarted', async () => {
     const pid = await primary.postmasterPid();
