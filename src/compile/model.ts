@@ -114,6 +114,8 @@ export interface RunbookFacts {
   queries: { name: string; sql: string; expect: string }[];
   drainTimeoutSeconds: number;
   startTimeoutSeconds: number;
+  /** recovery.diskReserve as written, or the default rule in words. */
+  diskReserve: string;
   /** What the plan's lock file pins (backup, WAL range, objects); null without a lock. */
   pinned: RunbookPinned | null;
 }
@@ -265,6 +267,32 @@ export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, s
   return lines.join('\n');
 }
 
+/**
+ * recovery.diskReserve for the scripts: DISK_RESERVE_KIND default (the larger of 5% of
+ * the filesystem and 2 x max_wal_size), percent (DISK_RESERVE_VALUE in hundredths of a
+ * percent) or bytes. Pure: "2.5%" -> percent 250; "2GiB" -> bytes 2147483648.
+ */
+export function diskReserveConstants(reserve: string | null): Constant[] {
+  let kind = 'default';
+  let value = '';
+  const percent = reserve === null ? null : /^(\d+)(?:\.(\d{1,2}))?%$/.exec(reserve);
+  const size = reserve === null ? null : /^(\d+)(MiB|GiB|TiB)$/.exec(reserve);
+  if (percent) {
+    kind = 'percent';
+    value = String(Number(percent[1]) * 100 + Number((percent[2] ?? '').padEnd(2, '0')));
+  } else if (size) {
+    kind = 'bytes';
+    value = (BigInt(size[1]!) * { MiB: 1n << 20n, GiB: 1n << 30n, TiB: 1n << 40n }[size[2] as 'MiB' | 'GiB' | 'TiB']).toString();
+  } else if (reserve !== null) {
+    throw new Error(`internal: recovery.diskReserve ${reserve} passed the schema but is not a share or a size`);
+  }
+  return [
+    { name: 'DISK_RESERVE_KIND', value: kind, about: 'default (max of 5% of the filesystem, 2 x max_wal_size) | percent | bytes (recovery.diskReserve)' },
+    { name: 'DISK_RESERVE_VALUE', value, about: 'hundredths of a percent, or bytes; empty for the default' },
+    { name: 'DISK_RESERVE_TEXT', value: reserve ?? 'the larger of 5% of the filesystem and 2 x max_wal_size', about: 'the reserve as the plan says it' },
+  ];
+}
+
 /** Debian layout: a config directory for pg_ctl -D that includes production's config
  *  but points data_directory at the recovered copy. */
 export function sideConfigText(configFile: string, sideDataDir: string, pidFile: string): string {
@@ -399,6 +427,7 @@ export function buildModel(
     c('PARALLELISM', rec.parallelism, 'parallel WAL downloads'),
     c('DRAIN_TIMEOUT_SECONDS', rec.drainTimeoutSeconds, 'wait for client connections to leave'),
     c('START_TIMEOUT_SECONDS', rec.startTimeoutSeconds, 'pg_ctl start/stop timeout'),
+    ...diskReserveConstants(rec.diskReserve),
     c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile, lock !== null), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
     c('SIDE_CONF_TEXT', pg.configFile === null ? '' : sideConfigText(pg.configFile, sideDataDir, sidePidFile), 'postgresql.conf of the side config directory (Debian layout)'),
     c('RUNTIME_KIND', runtime.kind, 'docker | k8s | none'),
@@ -609,6 +638,7 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
     queries: plan.verify.queries.map((q) => ({ ...q })),
     drainTimeoutSeconds: plan.recovery.drainTimeoutSeconds,
     startTimeoutSeconds: plan.recovery.startTimeoutSeconds,
+    diskReserve: plan.recovery.diskReserve ?? 'the larger of 5% of the filesystem and 2 x max_wal_size',
     pinned,
   };
 }

@@ -62,6 +62,8 @@ export interface NormalizedPlan {
     parallelism: number;
     drainTimeoutSeconds: number;
     startTimeoutSeconds: number;
+    /** recovery.diskReserve as written ("5%", "2GiB"), or null for the default rule. */
+    diskReserve: string | null;
   };
   runtime: Runtime;
   safetyBackup: { dir: string; pgDump: boolean };

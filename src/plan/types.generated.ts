@@ -198,6 +198,10 @@ export interface PitrPlan {
      * How long pg_ctl waits for a server to start. Default 300.
      */
     startTimeoutSeconds?: number;
+    /**
+     * Free space on each of production's filesystems that no phase may use (workDir's, and those of tablespace or pg_wal copies): a share of the filesystem ("5%") or a size ("2GiB", "500MiB"). Preflight refuses a run whose estimate would cross it; fetch watches it while it writes and, crossing it, stops and removes what it wrote. Default: the larger of 5% of the filesystem and twice production's max_wal_size.
+     */
+    diskReserve?: string;
   };
   /**
    * Where the application runs; its writers are stopped before recovery and restarted after.
