@@ -11,6 +11,8 @@
 // - run.sh: production serves exactly the target's rows, from a table in the tablespace,
 //   at the tablespace's own location (the recovered copy renamed into it); production's
 //   directory kept as <location>.pre-pitr-<run id>;
+// - pg_wal is a link to another directory ("disk"): the side instance's WAL goes to a copy,
+//   finalize renames it into production's WAL path, rollback puts production's back;
 // - rollback.sh: the very directories come back (file for file, checked while rollback
 //   is held just before it starts production), and production serves its final rows.
 //
@@ -38,6 +40,7 @@ import {
   relationManifest,
   run,
   startPrimary,
+  startServer,
   tablespacesOf,
   type Blockers,
   type Primary,
@@ -58,11 +61,20 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
   let env: NodeJS.ProcessEnv;
   let tsDir: string;
   let tsOid: string;
+  let walDir: string;
+  let walInode: number;
   const server = () => ({ socketDir: primary.socketDir, port: primary.port });
 
   beforeAll(async () => {
     root = await createHarnessRoot();
     primary = await startPrimary({ root, timezone: 'Asia/Tokyo' });
+    // pg_wal on "another disk": a link, as initdb --waldir makes it.
+    walDir = join(root, 'disks', 'wal', 'pg_wal');
+    await primary.stop();
+    mkdirSync(join(root, 'disks', 'wal'), { recursive: true });
+    await run('mv', ['-T', join(primary.dataDir, 'pg_wal'), walDir]);
+    await run('ln', ['-s', walDir, join(primary.dataDir, 'pg_wal')]);
+    await startServer(primary);
     // Production's tablespace, outside the data directory; every new table goes there.
     tsDir = join(root, 'disks', 'fast', 'app_ts');
     mkdirSync(tsDir, { recursive: true });
@@ -160,6 +172,7 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     tsBeforeRun = await dataDirManifest(tsDir);
     tsInode = statSync(tsDir).ino;
     dataInode = statSync(primary.dataDir).ino;
+    walInode = statSync(walDir).ino;
     const result = await script('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-5000)).toBe(0);
     expect(await captureAppState(server(), scenario.db)).toEqual(scenario.expected);
@@ -175,6 +188,12 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     expect(await primary.psql("SELECT tablespace FROM pg_tables WHERE tablename = 'accounts'", scenario.db)).toBe('app_ts');
     // Every copy was renamed into production's place: none is left in workDir.
     expect(readdirSync(join(root, 'work', 'links'))).toEqual([]);
+    // pg_wal is placed as production had it: a link to the WAL disk, the recovered WAL
+    // renamed into that path, production's kept beside it.
+    expect(readlinkSync(join(primary.dataDir, 'pg_wal'))).toBe(walDir);
+    expect(statSync(`${walDir}.pre-pitr-${id}`).ino).toBe(walInode);
+    expect(statSync(walDir).ino).not.toBe(walInode);
+    expect(result.stderr).toContain(`pg_wal is a link to ${walDir}: the copy's WAL goes to ${join(root, 'work', 'links', 'pg_wal')}`);
     // The recovered server writes into its tablespace.
     await primary.psql("INSERT INTO accounts (id, name) VALUES (999999, 'after recovery')", scenario.db);
     await primary.psql('CHECKPOINT');
@@ -203,6 +222,9 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     expect(existsSync(tsAside)).toBe(false);
     expect(existsSync(join(`${tsDir}.recovered-${id}`, readdirSync(tsDir)[0]!))).toBe(true);
     expect(linkOf(primary.dataDir)).toBe(tsDir);
+    expect(statSync(walDir).ino).toBe(walInode);
+    expect(readlinkSync(join(primary.dataDir, 'pg_wal'))).toBe(walDir);
+    expect(existsSync(`${walDir}.pre-pitr-${id}`)).toBe(false);
     expect(await captureAppState(server(), scenario.db)).toEqual(scenario.final);
   }, 600_000);
 });
