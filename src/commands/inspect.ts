@@ -108,6 +108,10 @@ async function readFacts(client: pg.Client, plan: NormalizedPlan): Promise<Serve
     )).rows[0];
     columns.push({ table, column, type: row?.type ?? null });
   }
+  const tablespaces = (await client.query<{ name: string; oid: string; location: string }>(
+    `SELECT spcname AS name, oid::text AS oid, pg_tablespace_location(oid) AS location FROM pg_tablespace
+      WHERE pg_tablespace_location(oid) <> '' ORDER BY oid`,
+  )).rows.map((r) => ({ name: r.name, oid: r.oid, location: r.location }));
   const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : value === null || value === undefined ? null : String(value));
   return {
     serverVersion: settings.server_version!,
@@ -134,6 +138,7 @@ async function readFacts(client: pg.Client, plan: NormalizedPlan): Promise<Serve
     },
     tables,
     columns,
+    tablespaces,
   };
 }
 

@@ -86,6 +86,8 @@ export interface RunbookFacts {
     dataDir: string;
     socketDir: string;
     stagingDir: string;
+    /** Where copies of tablespaces and of a linked pg_wal go when workDir shares their filesystem. */
+    linksDir: string;
     logFile: string;
     restoreScript: string;
     /** pg_ctl -D argument: the data directory, or the side config directory (Debian). */
@@ -119,6 +121,8 @@ export interface RunbookFacts {
   queries: { name: string; sql: string; expect: string }[];
   drainTimeoutSeconds: number;
   startTimeoutSeconds: number;
+  /** recovery.diskReserve as written, or the default rule in words. */
+  diskReserve: string;
   /** What the plan's lock file pins (backup, WAL range, objects); null without a lock. */
   pinned: RunbookPinned | null;
 }
@@ -248,6 +252,33 @@ export function restoreCommand(restoreScript: string, fastPathDir: string): stri
 export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string, pinned: boolean): string {
   return sideSettingsText(sideSettingsFor(plan, restoreScript, socketDir, pidFile, pinned));
 }
+
+/**
+ * recovery.diskReserve for the scripts: DISK_RESERVE_KIND default (the larger of 5% of
+ * the filesystem and 2 x max_wal_size), percent (DISK_RESERVE_VALUE in hundredths of a
+ * percent) or bytes. Pure: "2.5%" -> percent 250; "2GiB" -> bytes 2147483648.
+ */
+export function diskReserveConstants(reserve: string | null): Constant[] {
+  let kind = 'default';
+  let value = '';
+  const percent = reserve === null ? null : /^(\d+)(?:\.(\d{1,2}))?%$/.exec(reserve);
+  const size = reserve === null ? null : /^(\d+)(MiB|GiB|TiB)$/.exec(reserve);
+  if (percent) {
+    kind = 'percent';
+    value = String(Number(percent[1]) * 100 + Number((percent[2] ?? '').padEnd(2, '0')));
+  } else if (size) {
+    kind = 'bytes';
+    value = (BigInt(size[1]!) * { MiB: 1n << 20n, GiB: 1n << 30n, TiB: 1n << 40n }[size[2] as 'MiB' | 'GiB' | 'TiB']).toString();
+  } else if (reserve !== null) {
+    throw new Error(`internal: recovery.diskReserve ${reserve} passed the schema but is not a share or a size`);
+  }
+  return [
+    { name: 'DISK_RESERVE_KIND', value: kind, about: 'default (max of 5% of the filesystem, 2 x max_wal_size) | percent | bytes (recovery.diskReserve)' },
+    { name: 'DISK_RESERVE_VALUE', value, about: 'hundredths of a percent, or bytes; empty for the default' },
+    { name: 'DISK_RESERVE_TEXT', value: reserve ?? 'the larger of 5% of the filesystem and 2 x max_wal_size', about: 'the reserve as the plan says it' },
+  ];
+}
+
 
 export function sideSettingsFor(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string, pinned: boolean): SideSetting[] {
   return sideSettings(plan, { restoreCommand: restoreCommand(restoreScript, restoreFastPathDir(plan, pinned)), socketDir, pidFile });
@@ -392,6 +423,7 @@ export function buildModel(
     c('PARALLELISM', rec.parallelism, 'parallel WAL downloads'),
     c('DRAIN_TIMEOUT_SECONDS', rec.drainTimeoutSeconds, 'wait for client connections to leave'),
     c('START_TIMEOUT_SECONDS', rec.startTimeoutSeconds, 'pg_ctl start/stop timeout'),
+    ...diskReserveConstants(rec.diskReserve),
     c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile, lock !== null), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
     a('SIDE_SETTING_NAMES', sideSettingsFor(plan, restoreScript, socketDir, sidePidFile, lock !== null).map((x) => x.name), 'settings the side instance overrides (preflight shows production\'s values beside them)'),
     a('SIDE_SETTING_VALUES', sideSettingsFor(plan, restoreScript, socketDir, sidePidFile, lock !== null).map((x) => x.value), '... and the side instance\'s values'),
@@ -580,6 +612,7 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
       dataDir: side.sideDataDir,
       socketDir: side.socketDir,
       stagingDir: side.stagingDir,
+      linksDir: joinPath(side.workDir, 'links'),
       logFile: side.sideLogFile,
       restoreScript: side.restoreScript,
       ctlDir,
@@ -610,6 +643,7 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
     queries: plan.verify.queries.map((q) => ({ ...q })),
     drainTimeoutSeconds: plan.recovery.drainTimeoutSeconds,
     startTimeoutSeconds: plan.recovery.startTimeoutSeconds,
+    diskReserve: plan.recovery.diskReserve ?? 'the larger of 5% of the filesystem and 2 x max_wal_size',
     pinned,
   };
 }

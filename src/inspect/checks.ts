@@ -52,6 +52,12 @@ export interface ServerFacts {
   tables: Record<string, boolean>;
   /** For each notAfterTarget entry: the column's type, or null when the table or column is missing. */
   columns: { table: string; column: string; type: string | null }[];
+  /**
+   * Tablespaces outside the data directory (pg_tablespace, pg_tablespace_location): the
+   * scripts restore each into a copy on its filesystem and finalize renames it in.
+   * Absent when not read.
+   */
+  tablespaces?: { name: string; oid: string; location: string }[];
 }
 
 const TIMESTAMP_TYPES = ['timestamp with time zone', 'timestamp without time zone'];
@@ -135,6 +141,14 @@ export function evaluateChecks(plan: NormalizedPlan, facts: ServerFacts): Check[
         'SELECT pg_switch_wal() on the primary so the WAL holding the target is archived');
     } else {
       add('archive vs target', 'pass', `the last segment was archived at ${a.lastArchivedTime}, after ${plan.target.value}`);
+    }
+  }
+
+  if (facts.tablespaces !== undefined) {
+    if (facts.tablespaces.length === 0) add('tablespaces', 'info', 'none outside the data directory');
+    for (const t of facts.tablespaces) {
+      add(`tablespace ${t.name}`, 'info',
+        `oid ${t.oid} at ${t.location}: recovered into a copy on the same filesystem (under workDir, else ${t.location}.pitr-<run id>); finalize renames ${t.location} to ${t.location}.pre-pitr-<run id> and the copy into its place`);
     }
   }
 

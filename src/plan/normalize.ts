@@ -133,6 +133,7 @@ function normalizeRecovery(recovery: PitrPlan['recovery']): NormalizedPlan['reco
     drainTimeoutSeconds: recovery.drainTimeoutSeconds ?? DEFAULTS.drainTimeoutSeconds,
     startTimeoutSeconds: recovery.startTimeoutSeconds ?? DEFAULTS.startTimeoutSeconds,
     stallTimeoutSeconds: recovery.stallTimeoutSeconds ?? DEFAULTS.stallTimeoutSeconds,
+    diskReserve: recovery.diskReserve ?? null,
   };
 }
 

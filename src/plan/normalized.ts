@@ -66,6 +66,8 @@ export interface NormalizedPlan {
     startTimeoutSeconds: number;
     /** The recover phase's bound on a side instance that answers no poll or makes no replay progress. */
     stallTimeoutSeconds: number;
+    /** recovery.diskReserve as written ("5%", "2GiB"), or null for the default rule. */
+    diskReserve: string | null;
   };
   runtime: Runtime;
   safetyBackup: { dir: string; pgDump: boolean };

@@ -25,6 +25,8 @@ interface FieldSchema {
 /** Plain words for the schema's patterns; anything not listed shows the pattern itself. */
 export const PATTERN_WORDS: Record<string, string> = {
   '^/': 'an absolute path (starting with /)',
+  '^(([0-9]|[1-9][0-9])(\\.[0-9]{1,2})?%|[1-9][0-9]{0,5}(MiB|GiB|TiB))$':
+    'a share of the filesystem below 100% (like 5% or 2.5%) or a size in MiB, GiB or TiB (like 2GiB)',
   '^https?://': 'an http:// or https:// URL',
   '^[A-Za-z_][A-Za-z0-9_]*$': 'an environment variable name (letters, digits and _, not starting with a digit)',
   '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$':

@@ -206,6 +206,10 @@ export interface PitrPlan {
      * The recover phase stops with a diagnosis when the side instance answers no poll, or its replay position does not move, for this long (a hung server, a stuck restore_command, a pause that is not the target). Raise it for an archive that takes longer than this to deliver one WAL segment. Default 600.
      */
     stallTimeoutSeconds?: number;
+    /**
+     * Free space on each of production's filesystems that no phase may use (workDir's, and those of tablespace or pg_wal copies): a share of the filesystem ("5%") or a size ("2GiB", "500MiB"). Preflight refuses a run whose estimate would cross it; fetch watches it while it writes and, crossing it, stops and removes what it wrote. Default: the larger of 5% of the filesystem and twice production's max_wal_size.
+     */
+    diskReserve?: string;
   };
   /**
    * Where the application runs; its writers are stopped before recovery and restarted after.

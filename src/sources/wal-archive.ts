@@ -283,15 +283,17 @@ export class WalArchive {
   async baseBackupObjects(id: string): Promise<{ objects: ArchiveObject[]; missing: string | null }> {
     const { prefix, layout } = this.layout.base;
     const inDirectory = (await this.reader.list({ prefix: `${prefix}${id}/` })).objects;
+    // One <oid>.tar.gz per tablespace (pg_basebackup -Ft; beside a tarball's backup_label).
+    const tablespaces = inDirectory.filter((o) => /^\d+\.tar\.gz$/.test(o.key.slice(`${prefix}${id}/`.length)));
     if (layout === 'tarball') {
       const key = `${prefix}${id}.tar.gz`;
       const tarball = (await this.reader.list({ prefix: key, limit: 1 })).objects.find((o) => o.key === key);
       if (!tarball) return { objects: [], missing: key };
-      return { objects: [tarball, ...inDirectory.filter((o) => o.key === `${prefix}${id}/backup_label`)], missing: null };
+      return { objects: [tarball, ...inDirectory.filter((o) => o.key === `${prefix}${id}/backup_label`), ...tablespaces], missing: null };
     }
     const wanted = ['base.tar.gz', 'pg_wal.tar.gz', 'backup_manifest'].map((name) => `${prefix}${id}/${name}`);
     const objects = wanted.flatMap((key) => inDirectory.filter((o) => o.key === key));
     if (objects[0]?.key !== wanted[0]) return { objects: [], missing: wanted[0]! };
-    return { objects, missing: null };
+    return { objects: [...objects, ...tablespaces], missing: null };
   }
 }

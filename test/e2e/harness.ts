@@ -62,6 +62,7 @@ export {
   listBackupHistories,
   parseBackupHistory,
   readArchivedFile,
+  tablespacesOf,
   takeBaseBackup,
   waitForBackupHistory,
   type BackupHistory,

@@ -88,6 +88,15 @@ describe('inspect checks', () => {
     expect(behind.find((c) => c.check === 'archive vs target')).toMatchObject({ status: 'warn', detail: expect.stringContaining('archiving is behind the target') });
   });
 
+  it('lists the live server\'s tablespaces and what the recovery does with each', () => {
+    const checks = evaluateChecks(PLAN, { ...FACTS, tablespaces: [{ name: 'fast', oid: '16390', location: '/srv/fast/ts' }] });
+    const row = checks.find((c) => c.check === 'tablespace fast');
+    expect(row?.status).toBe('info');
+    expect(row?.detail).toContain('oid 16390 at /srv/fast/ts');
+    expect(row?.detail).toContain('/srv/fast/ts.pre-pitr-<run id>');
+    expect(evaluateChecks(PLAN, { ...FACTS, tablespaces: [] }).find((c) => c.check === 'tablespaces')?.detail).toBe('none outside the data directory');
+  });
+
   it('archive_library instead of archive_command passes', () => {
     expect(statuses({ archiveCommand: '', archiveLibrary: 'basic_archive' }).archive_command).toBe('pass');
   });

@@ -63,6 +63,7 @@ const DOCKER_EXPECTED: NormalizedPlan = {
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
     stallTimeoutSeconds: 600,
+    diskReserve: null,
   },
   runtime: {
     kind: 'docker',
@@ -126,6 +127,7 @@ const K8S_EXPECTED: NormalizedPlan = {
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
     stallTimeoutSeconds: 600,
+    diskReserve: null,
   },
   runtime: {
     kind: 'k8s',
@@ -198,6 +200,7 @@ describe('defaults', () => {
       drainTimeoutSeconds: 120,
       startTimeoutSeconds: 300,
       stallTimeoutSeconds: 600,
+      diskReserve: null,
     });
     expect(plan.runtime).toEqual({ kind: 'none' });
     expect(plan.safetyBackup).toEqual({ dir: '/var/backups/postgresql', pgDump: true });

@@ -92,6 +92,13 @@ export interface TakeBaseBackupOptions {
   /** The backup id; passed as pg_basebackup's label, so the history file says `LABEL: <id>`. */
   id: string;
   layout: BaseBackupLayout;
+  /**
+   * tarball layout only: `pg_basebackup -Fp`, then a tar of the data directory, as a
+   * runbook does on a backup host. Each tablespace's pg_tblspc/<oid> link in the tar
+   * points at production's tablespace directory (where it lived on the primary); the
+   * tablespace's files go beside backup_label as `<id>/<oid>.tar.gz`.
+   */
+  plain?: boolean;
 }
 
 /**
@@ -105,10 +112,14 @@ export interface TakeBaseBackupOptions {
  *   (Not `-X fetch`: in tar format fetch puts pg_wal/ inside base.tar.gz and writes
  *   no pg_wal.tar.gz; only stream, pg_basebackup's default, writes it separately.)
  */
-export async function takeBaseBackup(primary: Primary, { id, layout }: TakeBaseBackupOptions): Promise<BackupHistory> {
+export async function takeBaseBackup(primary: Primary, { id, layout, plain = false }: TakeBaseBackupOptions): Promise<BackupHistory> {
   const staging = join(primary.root, 'staging', id);
   await mkdir(staging, { recursive: true });
   await chownToPostgres(join(primary.root, 'staging'));
+  if (plain) {
+    if (layout !== 'tarball') throw new Error('plain backups are packed in the tarball layout only');
+    return takePlainTarball(primary, id, staging);
+  }
   await runAsPostgres(join(PG_BIN, 'pg_basebackup'), [
     '-h', primary.socketDir,
     '-p', String(primary.port),
@@ -133,9 +144,47 @@ export async function takeBaseBackup(primary: Primary, { id, layout }: TakeBaseB
       await rename(join(staging, name), join(backupDir, name));
     }
   }
+  // Tablespaces (-Ft writes one <oid>.tar.gz each): beside the base backup's objects.
+  for (const name of await readdir(staging)) {
+    if (/^\d+\.tar\.gz$/.test(name)) await rename(join(staging, name), join(backupDir, name));
+  }
   await rm(staging, { recursive: true, force: true });
   await chownToPostgres(baseDir);
 
+  return waitForBackupHistory(primary, id);
+}
+
+/** The primary's tablespaces outside the data directory: oid and location. */
+export async function tablespacesOf(primary: Primary): Promise<Array<{ oid: string; location: string }>> {
+  const rows = await primary.psql("SELECT oid, pg_tablespace_location(oid) FROM pg_tablespace WHERE pg_tablespace_location(oid) LIKE '/%' ORDER BY oid");
+  return rows.split('\n').filter((r) => r !== '').map((r) => {
+    const [oid, location] = r.split('|') as [string, string];
+    return { oid, location };
+  });
+}
+
+/** See TakeBaseBackupOptions.plain. */
+async function takePlainTarball(primary: Primary, id: string, staging: string): Promise<BackupHistory> {
+  const tablespaces = await tablespacesOf(primary);
+  const dataCopy = join(staging, 'data');
+  // On the primary's own host, -Fp must map each tablespace away from production's.
+  const mapping = tablespaces.flatMap((t) => ['-T', `${t.location}=${join(staging, `ts-${t.oid}`)}`]);
+  await runAsPostgres(join(PG_BIN, 'pg_basebackup'), [
+    '-h', primary.socketDir, '-p', String(primary.port), '-U', 'postgres',
+    '-D', dataCopy, '-Fp', '-X', 'none', '-l', id, '-c', 'fast', '-w', ...mapping,
+  ]);
+  const baseDir = join(primary.archiveDir, 'base');
+  const backupDir = join(baseDir, id);
+  await mkdir(backupDir, { recursive: true });
+  for (const t of tablespaces) {
+    // As a backup host would have it: the link names production's directory.
+    await run('ln', ['-sfn', t.location, join(dataCopy, 'pg_tblspc', t.oid)]);
+    await run('tar', ['-czf', join(backupDir, `${t.oid}.tar.gz`), '-C', join(staging, `ts-${t.oid}`), '.']);
+  }
+  await run('tar', ['-czf', join(baseDir, `${id}.tar.gz`), '-C', dataCopy, '.']);
+  await run('cp', [join(dataCopy, 'backup_label'), join(backupDir, 'backup_label')]);
+  await rm(staging, { recursive: true, force: true });
+  await chownToPostgres(baseDir);
   return waitForBackupHistory(primary, id);
 }
 

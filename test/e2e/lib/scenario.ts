@@ -85,6 +85,8 @@ export interface ScenarioOptions {
   segmentsBeforeTarget?: number;
   /** Runs right after b1 is taken, before the good commits (e.g. restart the primary with other settings). */
   afterFirstBackup?: () => Promise<void>;
+  /** tarball layout: pg_basebackup -Fp, then tar (see TakeBaseBackupOptions.plain). */
+  plainTarball?: boolean;
 }
 
 /** `2024-01-15T00:30:00.123-05:00` for an instant and an offset like -05:00. */
@@ -112,7 +114,7 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
     INSERT INTO ${events} (account_id) SELECT i FROM generate_series(1, 5) i;
   `);
 
-  const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout });
+  const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout, plain: options.plainTarball ?? false });
   if (options.afterFirstBackup) await options.afterFirstBackup();
 
   // Good commits after b1, each its own transaction (psql autocommit).
@@ -142,7 +144,7 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
   await sql(`UPDATE ${accounts} SET name = 'CORRUPTED' WHERE id IN (1, 3)`);
   await primary.switchWal();
 
-  const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout });
+  const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout, plain: options.plainTarball ?? false });
 
   await sql(`INSERT INTO ${accounts} (id, name) VALUES (950, 'after-b2')`);
   await sql(`INSERT INTO ${events} (account_id) VALUES (950), (950)`);
