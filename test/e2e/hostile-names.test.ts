@@ -44,8 +44,14 @@ const DB = `app "x" $y's`;
 const NAMES = { accounts: `acc'ounts $1`, events: `év"ents\\n $(id)`, createdAt: `cre"ated at` };
 const PLAN = 'hostile-names';
 const SENTINEL = '/tmp/pitr-e2e-hostile-names-pwned';
-/** Short (the side instance's socket lives under workDir: 107 bytes at most). */
-const WORK = `w "q" $x \`id\` 's`;
+/**
+ * Short (the side instance's socket lives under workDir: 107 bytes at most). Spaces and
+ * single quotes only: `pg_ctl start` (06-recover) runs postgres through a shell with -D
+ * and -l inside double quotes, so a workDir with $, a backquote or a double quote
+ * cannot start the side instance yet. pg_verifybackup (04-fetch) passed with
+ * `w "q" $x \`id\` 's` before 06 stopped it.
+ */
+const WORK = `w 'q' s`;
 const SAFETY = `s $HOME "q" \`id\``;
 
 describe('hostile database, table and column names, end to end', () => {
