@@ -26,7 +26,9 @@ import {
   dropDebianCluster,
   freePort,
   lsCluster,
+  productionFingerprint,
   psqlAt,
+  quiesce,
   readPostmasterPid,
   run,
   type DebianCluster,
@@ -100,6 +102,8 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(await cluster.psql('SHOW archive_mode')).toBe('on');
 
     scenario = await buildIncidentScenario(cluster, { layout: 'tarball' });
+    // Reading the tables must not rewrite their pages, or the checksums prove nothing.
+    await quiesce({ socketDir: cluster.socketDir, port: cluster.port }, scenario.db);
     expect(scenario.target.serverOffset).toBe('-03:00');
     expect(scenario.target.writtenOffset).not.toBe(scenario.target.serverOffset);
 
@@ -114,7 +118,7 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(code).toBe(0);
     bundle = join(out, PLAN_NAME);
     env = cleanEnv();
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     const problems: string[] = [];
@@ -141,6 +145,12 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
   it('drill.sh rehearses through the side config directory and leaves production untouched', async () => {
     const c = cluster!;
     const pidBefore = await c.postmasterPid();
+    // Relation files, postgresql.auto.conf in the data directory, and every file of
+    // /etc/postgresql/15/<cluster>/ (postgresql.conf, pg_hba.conf, conf.d/...).
+    const fingerprint = () => productionFingerprint({ server: server(), dataDir: c.dataDir, db: scenario.db, configDirs: [c.configDir] });
+    const before = await fingerprint();
+    expect(Object.keys(before.configDirs)).toEqual(expect.arrayContaining([join(c.configDir, 'postgresql.conf'), join(c.configDir, 'pg_hba.conf')]));
+    expect(Object.keys(before.dataDirConfig)).toContain('postgresql.auto.conf');
     const result = await runScript('drill.sh');
     expect(result.code, result.stderr.slice(-6000)).toBe(0);
     expect(result.stderr).toContain(`base backup: ${scenario.expectedBackupId} `);
@@ -150,6 +160,7 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(readFileText(join(bundle, 'state', 'drill', 'run.log'))).toContain(join(root!, 'work', 'side-conf'));
     expect(await c.postmasterPid()).toBe(pidBefore);
     expect(await captureAppState(server(), scenario.db)).toEqual(scenario.final);
+    expect(await fingerprint()).toEqual(before);
     expect((await lsCluster(c.name))?.status).toBe('online');
     // The drill cleaned up after itself.
     expect(existsSync(join(root!, 'work', 'data'))).toBe(false);

@@ -278,7 +278,7 @@ describe('e2e harness', () => {
       db,
     );
     expect(await primary.psql('SELECT current_database()', db)).toBe(db);
-    expect(await captureAppState(primary, db)).toEqual({ accounts: [{ id: 1, name: 'x' }], accountIds: [1], eventsCount: 0 });
+    expect(await captureAppState(primary, db)).toEqual({ accounts: [{ id: 1, name: 'x' }], accountIds: [1], eventsCount: 0, eventIds: [] });
     expect(existsSync('/tmp/pitr-e2e-pwned')).toBe(false);
   });
 

@@ -106,3 +106,4 @@ export {
 export { installBlockers, type Blocker, type Blockers } from './lib/blockers.js';
 export { killProcessGroup, groupAlive, startDetached, type DetachedRun } from './lib/process-group.js';
 export { dataDirManifest, quiesce, relationManifest, type Manifest, type RelationManifest } from './lib/manifest.js';
+export { checksumTree, productionFingerprint, DATA_DIR_CONFIG_FILES, type ProductionFingerprint } from './lib/production.js';

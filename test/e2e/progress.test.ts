@@ -100,7 +100,7 @@ describe.each(CASES)('WAL staging and progress: $title', (c) => {
     expect(code).toBe(0);
     bundle = join(out, 'progress');
     env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     await cleanupHarnessRoot(root);
@@ -143,7 +143,18 @@ describe.each(CASES)('WAL staging and progress: $title', (c) => {
     expect(stagerLog).toMatch(c.stagerWay);
     expect(stagerLog).toContain(`stager done: ${needed.length} files staged`);
 
-    // The side instance restored every segment from the staging directory.
+    // The side instance restored every needed segment (PostgreSQL logs each restore_command
+    // success), and each of them was in the staging directory, complete: restore_command
+    // copies a staged file with sh alone and restore-wal.sh serves a file still in flight
+    // from staging too (only a file outside the plan would be fetched from the archive).
+    const sideLog = readFileSync(join(root, 'work', 'side-instance.log'), 'utf8');
+    const restored = [...sideLog.matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].map((m) => m[1]!);
+    const neededSegments = needed.filter((n) => /^[0-9A-F]{24}$/.test(n));
+    expect(restored.length).toBeGreaterThan(SEGMENTS_BEFORE_TARGET);
+    expect(restored.filter((n) => !staged.includes(n))).toEqual([]);
+    // Replay pauses in the target's segment: every needed segment up to it was restored.
+    expect(neededSegments.filter((n) => n <= restored.at(-1)! && !restored.includes(n))).toEqual([]);
+    expect(sideLog).not.toMatch(/could not fetch/);
     const teardown = await run('bash', [join(bundle, 'drill.sh'), '--teardown', '--state-dir', stateDir], { env, allowFailure: true, timeoutMs: 120_000 });
     expect(teardown.code, teardown.stderr).toBe(0);
     expect(existsSync(stagingDir)).toBe(false);

@@ -47,6 +47,7 @@ import {
   killProcessGroup,
   quiesce,
   readPostmasterPid,
+  productionFingerprint,
   relationManifest,
   run,
   startDetached,
@@ -236,6 +237,9 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
   }, 600_000);
 
   it('7b + 8. kill -9 during recover; re-running run.sh completes to exactly the target; rollback.sh after finalize brings back every file', async () => {
+    // Taken BEFORE run.sh: what rollback must bring back (relation files, configuration).
+    const fingerprint = () => productionFingerprint({ server: server(), dataDir: primary.dataDir, db: scenario.db });
+    const beforeRun = await fingerprint();
     const calls = standIns.readCalls().length;
     const gate = blockers.block('cp', [`${workDir}/wal-staging/${segmentAfterStart} `]);
     const first = startRun();
@@ -291,6 +295,7 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
     ]);
     expect(standIns.composeRunning()).toEqual(['api', 'celery']);
     await expectPreRecoveryProduction();
+    expect(await fingerprint()).toEqual(beforeRun);
     await expectSecondRollbackIsNoop();
     forgetRecoveredTimelines();
   }, 900_000);

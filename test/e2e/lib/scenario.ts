@@ -28,6 +28,8 @@ export interface AppState {
   accounts: Array<{ id: number; name: string }>;
   accountIds: number[];
   eventsCount: number;
+  /** Every event's id, sorted: the rows themselves, not only how many (a count can match by chance). */
+  eventIds: number[];
 }
 
 /** Read the application tables' state from any server (primary, recovered, side instance). */
@@ -39,7 +41,10 @@ export async function captureAppState(server: ServerAddress, db: string, names: 
   });
   const accounts = JSON.parse(accountsJson) as Array<{ id: number; name: string }>;
   const eventsCount = Number(await psqlAt({ ...server, db, sql: `SELECT count(*) FROM ${quoteIdent(names.events)}` }));
-  return { accounts, accountIds: accounts.map((a) => a.id), eventsCount };
+  const eventIds = JSON.parse(
+    await psqlAt({ ...server, db, sql: `SELECT coalesce(json_agg(id ORDER BY id), '[]') FROM ${quoteIdent(names.events)}` }),
+  ) as number[];
+  return { accounts, accountIds: accounts.map((a) => a.id), eventsCount, eventIds };
 }
 
 export interface RecoveryTarget {

@@ -1,5 +1,5 @@
-// Recording stand-ins for `docker` (compose) and `kubectl`: no Docker engine or
-// cluster exists here, so the generated scripts' runtime phases run against these
+// Recording stand-ins for `docker` (compose), `kubectl` and `systemctl`: no Docker
+// engine, cluster or systemd exists here, so the generated scripts' runtime phases run against these
 // bash scripts (test/e2e/standins/), which record every call and keep the state the
 // real runtime would have (running services, replica counts) in files.
 
@@ -24,6 +24,10 @@ export interface StandIns {
   setReplicas(deployment: string, replicas: number): void;
   /** A deployment's current replica count (undefined if it does not exist). */
   replicas(deployment: string): number | undefined;
+  /** Declare HorizontalPodAutoscalers (what `kubectl get hpa` lists). */
+  setHpas(hpas: Array<{ name: string; target: string; minReplicas: number }>): void;
+  /** Declare a systemd unit the `systemctl` stand-in stops and starts with pg_ctl. */
+  declareSystemdUnit(unit: string, dataDir: string, logFile: string): void;
 }
 
 /**
@@ -41,7 +45,8 @@ export function installStandIns(root: string): StandIns {
   mkdirSync(binDir, { recursive: true });
   mkdirSync(replicasDir, { recursive: true });
   copyFileSync(join(STANDIN_SOURCES, 'standin-common.sh'), join(dir, 'standin-common.sh'));
-  for (const program of ['docker', 'kubectl']) {
+  mkdirSync(join(stateDir, 'systemd-units'), { recursive: true });
+  for (const program of ['docker', 'kubectl', 'systemctl']) {
     copyFileSync(join(STANDIN_SOURCES, program), join(binDir, program));
     chmodSync(join(binDir, program), 0o755);
   }
@@ -73,6 +78,13 @@ export function installStandIns(root: string): StandIns {
       checkDeploymentName(deployment);
       const [value] = readLines(join(replicasDir, deployment));
       return value === undefined ? undefined : Number(value);
+    },
+    setHpas: (hpas) => {
+      writeFileSync(join(stateDir, 'hpas.tsv'), hpas.map((h) => `${h.name}\t${h.target}\t${h.minReplicas}\n`).join(''));
+    },
+    declareSystemdUnit: (unit, dataDir, logFile) => {
+      if (!/^[A-Za-z0-9@._-]+$/.test(unit)) throw new Error(`invalid unit name ${unit}`);
+      writeFileSync(join(stateDir, 'systemd-units', unit), `${dataDir}\n${logFile}\n`);
     },
   };
 }
