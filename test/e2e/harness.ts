@@ -44,6 +44,8 @@ export {
   quoteLiteral,
   readPostmasterPid,
   recoveryState,
+  registerServerBinDir,
+  serverBinDir,
   shellQuote,
   startPrimary,
   startServer,
@@ -63,7 +65,9 @@ export {
   parseBackupHistory,
   readArchivedFile,
   takeBaseBackup,
+  tarSuffix,
   waitForBackupHistory,
+  type BackupCompression,
   type BackupHistory,
   type BaseBackupLayout,
   type TakeBaseBackupOptions,
@@ -102,6 +106,7 @@ export {
   type Scenario,
   type ScenarioOptions,
 } from './lib/scenario.js';
+export { MATRIX_MAJORS, binDirFor, serverProgramsDir, useMajor, type Major } from './lib/majors.js';
 export { installBlockers, type Blocker, type Blockers } from './lib/blockers.js';
 export { killProcessGroup, groupAlive, startDetached, type DetachedRun } from './lib/process-group.js';
 export { dataDirManifest, quiesce, relationManifest, type Manifest, type RelationManifest } from './lib/manifest.js';
