@@ -156,7 +156,10 @@ export async function takeBaseBackup(primary: Primary, options: TakeBaseBackupOp
     // GNU tar recognises gzip, zstd and lz4 by their magic bytes.
     await run('tar', ['-xf', tarball, '-C', backupDir, 'backup_label']);
   } else {
-    for (const name of [`base${suffix}`, `pg_wal${suffix}`, 'backup_manifest']) {
+    // pg_basebackup 15 compresses the streamed pg_wal.tar only with gzip: with lz4 or
+    // zstd it stays pg_wal.tar. Move whichever it wrote.
+    const walTar = (await readdir(staging)).find((name) => name.startsWith('pg_wal.tar'));
+    for (const name of [`base${suffix}`, ...(walTar ? [walTar] : []), 'backup_manifest']) {
       await rename(join(staging, name), join(backupDir, name));
     }
   }

@@ -40,6 +40,8 @@ export interface MajorCase {
   target: MatrixTarget;
   layout: BaseBackupLayout;
   backup?: Pick<TakeBaseBackupOptions, 'compress' | 'method'>;
+  /** More backups taken before b1 (lib/scenario.ts), for tests that name them. */
+  backupsBeforeB1?: TakeBaseBackupOptions[];
   /** Run the safety pg_dump (15's pg_dump works against 13, 14 and 15 only). */
   pgDump: boolean;
   /** What the test file says about its binaries, repeated in the describe title. */
@@ -52,6 +54,8 @@ export interface MatrixContext {
   scenario: Scenario;
   binDir: string;
   planDir: string;
+  /** recovery.port of every plan compiled here (one side instance at a time). */
+  sidePort: number;
   /** Compile `plan` (overrides merged into the case's plan) under `name`; returns the bundle dir. */
   compile(name: string, overrides?: (plan: Record<string, any>) => void): string;
   runScript(bundle: string, script: string, args?: string[]): Promise<RunResult>;
@@ -65,17 +69,17 @@ function targetBlock(kind: MatrixTarget, scenario: Scenario): Record<string, unk
     case 'lsn':
       return { lsn: scenario.target.lsn, inclusive: false };
     case 'xid':
-      return { xid: scenario.target.xid, inclusive: false };
+      return { xid: Number(scenario.target.xid), inclusive: false };
     case 'restorePoint':
       return { restorePoint: scenario.target.restorePoint };
   }
 }
 
-export async function setUpMajor(c: MajorCase): Promise<MatrixContext> {
+/** Everything under `root` (a harness root the caller cleans up, also when this fails). */
+export async function setUpMajor(c: MajorCase, root: string): Promise<MatrixContext> {
   await useMajor(c.major);
-  const root = await createHarnessRoot();
   const primary = await startPrimary({ root, timezone: 'Asia/Tokyo', major: c.major });
-  const scenario = await buildIncidentScenario(primary, { layout: c.layout, backup: c.backup });
+  const scenario = await buildIncidentScenario(primary, { layout: c.layout, backup: c.backup, backupsBeforeB1: c.backupsBeforeB1 });
   const binDir = await binDirFor(c.major, root);
   const planDir = join(root, 'plans');
   mkdirSync(planDir, { recursive: true });
@@ -121,25 +125,32 @@ export async function setUpMajor(c: MajorCase): Promise<MatrixContext> {
   };
   const runScript = (bundle: string, script: string, args: string[] = []) =>
     run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
-  return { root, primary, scenario, binDir, planDir, compile, runScript };
+  return { root, primary, scenario, binDir, planDir, sidePort, compile, runScript };
 }
 
-/** drill.sh, run.sh, rollback.sh on one major (see the top of this file). */
+/** `extra`'s tests, then drill.sh, run.sh, rollback.sh on one major (see the top of this file). */
 export function describeMajor(c: MajorCase, extra?: (ctx: () => MatrixContext) => void): void {
   describe(`PostgreSQL ${c.major}: ${c.title}`, () => {
     let ctx: MatrixContext;
+    let root: string | undefined;
     let bundle: string;
 
     beforeAll(async () => {
-      ctx = await setUpMajor(c);
+      root = await createHarnessRoot();
+      ctx = await setUpMajor(c, root);
       bundle = ctx.compile(`matrix-${c.major}`);
-    }, 300_000);
+      // Bounds against a hang only: on a shared 2-core machine the setup alone can take minutes.
+    }, 900_000);
 
     afterAll(async () => {
-      await cleanupHarnessRoot(ctx?.root);
+      await cleanupHarnessRoot(root);
     }, 120_000);
 
     const server = () => ({ socketDir: ctx.primary.socketDir, port: ctx.primary.port });
+
+    // The major's own extra checks first: the drill, run and rollback below end with
+    // production on a new timeline and back.
+    extra?.(() => ctx);
 
     it('drill.sh recovers on the side port and leaves production byte for byte untouched', async () => {
       await quiesce(server(), ctx.scenario.db);
@@ -152,21 +163,19 @@ export function describeMajor(c: MajorCase, extra?: (ctx: () => MatrixContext) =
       expect(await ctx.primary.postmasterPid()).toBe(pid);
       expect(await relationManifest(server(), ctx.primary.dataDir, ctx.scenario.db)).toEqual(before);
       expect(await captureAppState(server(), ctx.scenario.db)).toEqual(ctx.scenario.final);
-    }, 600_000);
+    }, 900_000);
 
     it('run.sh --yes brings production back to exactly the target', async () => {
       const result = await ctx.runScript(bundle, 'run.sh', ['--yes']);
       expect(result.code, result.stderr.slice(-4000)).toBe(0);
       expect(await captureAppState(server(), ctx.scenario.db)).toEqual(ctx.scenario.expected);
       expect(readdirSync(join(ctx.root, 'primary')).filter((n) => n.startsWith('data.pre-pitr-'))).toHaveLength(1);
-    }, 600_000);
+    }, 900_000);
 
     it('rollback.sh brings back the rows production had before the recovery', async () => {
       const result = await ctx.runScript(bundle, 'rollback.sh', ['--yes']);
       expect(result.code, result.stderr.slice(-4000)).toBe(0);
       expect(await captureAppState(server(), ctx.scenario.db)).toEqual(ctx.scenario.final);
-    }, 600_000);
-
-    extra?.(() => ctx);
+    }, 900_000);
   });
 }

@@ -86,6 +86,11 @@ export interface ScenarioOptions {
   layout: BaseBackupLayout;
   /** How both base backups are taken (compression, pg_basebackup or the low-level API). */
   backup?: Pick<TakeBaseBackupOptions, 'compress' | 'method'>;
+  /**
+   * More base backups taken just BEFORE b1 (so automatic selection still picks b1),
+   * each in its own layout and compression; a plan names one with source.backup.
+   */
+  backupsBeforeB1?: TakeBaseBackupOptions[];
   /** Database name; default 'app'. Any characters (it is always quoted). */
   db?: string;
   /** Offset used to write the target; default -05:00 (+05:30 if that is the server's). */
@@ -124,6 +129,8 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
     INSERT INTO ${events} (account_id) SELECT i FROM generate_series(1, 5) i;
   `);
 
+  const before: Record<string, BackupHistory> = {};
+  for (const extra of options.backupsBeforeB1 ?? []) before[extra.id] = await takeBaseBackup(primary, extra);
   const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout, ...options.backup });
 
   // Good commits after b1, each its own transaction (psql autocommit).
@@ -160,7 +167,7 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
   await primary.switchWal();
   const final = await captureAppState(primary, db, names);
 
-  return { db, names, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { b1, b2 } };
+  return { db, names, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { ...before, b1, b2 } };
 }
 
 /**
