@@ -1,6 +1,7 @@
 import type { LockFile } from '../archive/lock.js';
 import type { NormalizedPlan, TargetKind } from '../plan/normalized.js';
 import { confQuote, shellQuote } from './shell.js';
+import { SIZED_SETTINGS, sideSettings, sideSettingsText, type SideSetting } from './side-settings.js';
 
 /** A readonly bash constant: a scalar, or an array when `values` is set. */
 export interface Constant {
@@ -57,6 +58,12 @@ export interface RunbookFacts {
   /** The backup id the plan names, or null for auto. */
   backupId: string | null;
   recoveryConf: string;
+  /** Every setting the side instance takes from us (value as postgresql.conf writes it), with why. */
+  sideSettings: { name: string; value: string; why: string }[];
+  /** Settings 05-configure sizes on the host, with the rule. */
+  sizedSettings: { name: string; rule: string }[];
+  /** Seconds without an answer or replay progress before 06-recover stops. */
+  stallTimeoutSeconds: number;
   /** One line: the application runtime. */
   services: string;
   server: {
@@ -232,39 +239,26 @@ export function restoreCommand(restoreScript: string, fastPathDir: string): stri
   return `test -f ${staged} && cp ${staged} %p || exec ${word(restoreScript)} %f %p`;
 }
 
-/** The settings appended to the recovered copy's postgresql.auto.conf for the side instance. */
+/**
+ * The settings appended to the recovered copy's postgresql.auto.conf for the side
+ * instance (see side-settings.ts): the target, and its own value for every setting that
+ * runs a command, reaches outside workDir or sizes memory. 05-configure appends the
+ * settings it sizes on the host (SIZED_SETTINGS) after these, inside the same markers.
+ */
 export function recoveryConfBlock(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string, pinned: boolean): string {
-  const t = plan.target;
-  const lines: string[] = [];
-  lines.push(`restore_command = ${confQuote(restoreCommand(restoreScript, restoreFastPathDir(plan, pinned)))}`);
-  switch (t.kind) {
-    case 'time': lines.push(`recovery_target_time = ${confQuote(t.value)}`); break;
-    case 'xid': lines.push(`recovery_target_xid = ${confQuote(t.value)}`); break;
-    case 'lsn': lines.push(`recovery_target_lsn = ${confQuote(t.value)}`); break;
-    case 'restorePoint': lines.push(`recovery_target_name = ${confQuote(t.value)}`); break;
-    case 'immediate': lines.push(`recovery_target = 'immediate'`); break;
-  }
-  if (t.kind !== 'immediate') lines.push(`recovery_target_inclusive = ${t.inclusive ? 'on' : 'off'}`);
-  lines.push(`recovery_target_timeline = ${confQuote(t.timeline)}`);
-  // pause, never promote: verification happens while paused; only finalize promotes.
-  lines.push(`recovery_target_action = 'pause'`);
-  // The backup carries production's settings; the side instance must not collide with it.
-  lines.push(`port = ${plan.recovery.port}`);
-  lines.push(`listen_addresses = ''`);
-  lines.push(`unix_socket_directories = ${confQuote(socketDir)}`);
-  lines.push(`archive_mode = off`);
-  lines.push(`archive_command = ''`);
-  // Production's config may name an external pid file (Debian does): never overwrite it.
-  lines.push(`external_pid_file = ${confQuote(pidFile)}`);
-  // Without hot_standby, pause at the target acts as shutdown (PostgreSQL 14+).
-  lines.push(`hot_standby = on`);
-  // Keep every log line in the one file the recover phase reads for diagnosis.
-  lines.push(`logging_collector = off`);
-  return lines.join('\n');
+  return sideSettingsText(sideSettingsFor(plan, restoreScript, socketDir, pidFile, pinned));
 }
 
-/** Debian layout: a config directory for pg_ctl -D that includes production's config
- *  but points data_directory at the recovered copy. */
+export function sideSettingsFor(plan: NormalizedPlan, restoreScript: string, socketDir: string, pidFile: string, pinned: boolean): SideSetting[] {
+  return sideSettings(plan, { restoreCommand: restoreCommand(restoreScript, restoreFastPathDir(plan, pinned)), socketDir, pidFile });
+}
+
+/**
+ * Debian layout: a config directory for pg_ctl -D that includes production's config
+ * but points data_directory at the recovered copy. Lines after the include win over
+ * production's; the copy's postgresql.auto.conf (with the recovery block) is read after
+ * this whole file, so every override there wins too.
+ */
 export function sideConfigText(configFile: string, sideDataDir: string, pidFile: string): string {
   return [
     `include ${confQuote(configFile)}`,
@@ -398,6 +392,10 @@ export function buildModel(
     c('DRAIN_TIMEOUT_SECONDS', rec.drainTimeoutSeconds, 'wait for client connections to leave'),
     c('START_TIMEOUT_SECONDS', rec.startTimeoutSeconds, 'pg_ctl start/stop timeout'),
     c('RECOVERY_CONF_BLOCK', recoveryConfBlock(plan, restoreScript, socketDir, sidePidFile, lock !== null), 'appended to the recovered postgresql.auto.conf, removed after promotion'),
+    a('SIDE_SETTING_NAMES', sideSettingsFor(plan, restoreScript, socketDir, sidePidFile, lock !== null).map((x) => x.name), 'settings the side instance overrides (preflight shows production\'s values beside them)'),
+    a('SIDE_SETTING_VALUES', sideSettingsFor(plan, restoreScript, socketDir, sidePidFile, lock !== null).map((x) => x.value), '... and the side instance\'s values'),
+    a('SIDE_SIZED_NAMES', SIZED_SETTINGS.map((x) => x.name), 'settings 05-configure sizes on the host (memory, max_* from pg_control)'),
+    c('STALL_TIMEOUT_SECONDS', rec.stallTimeoutSeconds, 'recover stops when the side instance answers no poll or replays nothing for this long'),
     c('SIDE_CONF_TEXT', pg.configFile === null ? '' : sideConfigText(pg.configFile, sideDataDir, sidePidFile), 'postgresql.conf of the side config directory (Debian layout)'),
     c('RUNTIME_KIND', runtime.kind, 'docker | k8s | none'),
     a('COMPOSE_CMD', runtime.kind === 'docker' ? runtime.compose.command : [], 'compose command words'),
@@ -437,6 +435,8 @@ export function buildModel(
     slack: plan.notify.slack !== null,
     http: plan.verify.http.length > 0,
     pinned: lock !== null,
+    // pg_get_wal_replay_pause_state() exists from 14; 13 has only pg_is_wal_replay_paused().
+    pauseStateFunction: pg.version >= 14,
   };
 
   const runbook = buildRunbook(plan, {
@@ -556,6 +556,9 @@ function buildRunbook(plan: NormalizedPlan, side: SidePaths, pinned: RunbookPinn
     backupAuto: plan.source.backup === 'auto',
     backupId: plan.source.backup === 'auto' ? null : plan.source.backup,
     recoveryConf: recoveryConfBlock(plan, side.restoreScript, side.socketDir, side.sidePidFile, pinned !== null),
+    sideSettings: sideSettingsFor(plan, side.restoreScript, side.socketDir, side.sidePidFile, pinned !== null).map(({ name, conf, why }) => ({ name, value: conf, why })),
+    sizedSettings: SIZED_SETTINGS.map((x) => ({ ...x })),
+    stallTimeoutSeconds: plan.recovery.stallTimeoutSeconds,
     services: describeServices(plan),
     server: {
       version: pg.version,

@@ -19,6 +19,7 @@ export const DEFAULTS = {
   parallelism: 4,
   drainTimeoutSeconds: 120,
   startTimeoutSeconds: 300,
+  stallTimeoutSeconds: 600,
   runtimeKind: 'none',
   composeCommand: 'docker compose',
   safetyBackupDir: '/var/backups/postgresql',

@@ -131,6 +131,7 @@ function normalizeRecovery(recovery: PitrPlan['recovery']): NormalizedPlan['reco
     parallelism: recovery.parallelism ?? DEFAULTS.parallelism,
     drainTimeoutSeconds: recovery.drainTimeoutSeconds ?? DEFAULTS.drainTimeoutSeconds,
     startTimeoutSeconds: recovery.startTimeoutSeconds ?? DEFAULTS.startTimeoutSeconds,
+    stallTimeoutSeconds: recovery.stallTimeoutSeconds ?? DEFAULTS.stallTimeoutSeconds,
   };
 }
 

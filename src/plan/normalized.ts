@@ -62,6 +62,8 @@ export interface NormalizedPlan {
     parallelism: number;
     drainTimeoutSeconds: number;
     startTimeoutSeconds: number;
+    /** The recover phase's bound on a side instance that answers no poll or makes no replay progress. */
+    stallTimeoutSeconds: number;
   };
   runtime: Runtime;
   safetyBackup: { dir: string; pgDump: boolean };

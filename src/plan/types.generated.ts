@@ -198,6 +198,10 @@ export interface PitrPlan {
      * How long pg_ctl waits for a server to start. Default 300.
      */
     startTimeoutSeconds?: number;
+    /**
+     * The recover phase stops with a diagnosis when the side instance answers no poll, or its replay position does not move, for this long (a hung server, a stuck restore_command, a pause that is not the target). Raise it for an archive that takes longer than this to deliver one WAL segment. Default 600.
+     */
+    stallTimeoutSeconds?: number;
   };
   /**
    * Where the application runs; its writers are stopped before recovery and restarted after.

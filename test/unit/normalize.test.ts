@@ -61,6 +61,7 @@ const DOCKER_EXPECTED: NormalizedPlan = {
     parallelism: 8,
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
+    stallTimeoutSeconds: 600,
   },
   runtime: {
     kind: 'docker',
@@ -122,6 +123,7 @@ const K8S_EXPECTED: NormalizedPlan = {
     parallelism: 8,
     drainTimeoutSeconds: 120,
     startTimeoutSeconds: 300,
+    stallTimeoutSeconds: 600,
   },
   runtime: {
     kind: 'k8s',
@@ -193,6 +195,7 @@ describe('defaults', () => {
       parallelism: 4,
       drainTimeoutSeconds: 120,
       startTimeoutSeconds: 300,
+      stallTimeoutSeconds: 600,
     });
     expect(plan.runtime).toEqual({ kind: 'none' });
     expect(plan.safetyBackup).toEqual({ dir: '/var/backups/postgresql', pgDump: true });
