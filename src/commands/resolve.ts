@@ -122,7 +122,13 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
   const warnings: string[] = [];
   const timelineChoice = parseTimelineChoice(plan.target.timeline);
 
-  const records = await collectBackups(archive, plan.source.backup, warnings);
+  let records = await collectBackups(archive, plan.source.backup, warnings);
+  // A named incremental backup (17+) is refused: read the others too, to name the full
+  // backup its chain starts from.
+  if (plan.source.backup !== 'auto' && records.some((r) => r.history.incrementalFromLsn !== undefined)) {
+    const others = (await collectBackups(archive, 'auto', [])).filter((r) => r.id !== plan.source.backup);
+    records = [...records, ...others].sort((a, b) => compareKeys(a.historyFile.name, b.historyFile.name));
+  }
   const candidates: Candidate[] = [];
   for (const record of records) {
     const stop = parseStopTime(record.history.stopTime);

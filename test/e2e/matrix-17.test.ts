@@ -28,8 +28,12 @@ describeMajor({ major: 17, target: 'xid', layout: 'tarball', pgDump: false, titl
     appendFileSync(join(primary.archiveDir, 'wal', b3.fileName), marker);
     appendFileSync(join(primary.archiveDir, 'base', 'b3', 'backup_label'), marker);
     expect(readFileSync(join(primary.archiveDir, 'wal', b3.fileName), 'utf8')).toContain('INCREMENTAL FROM LSN');
-    // An lsn target after b3: auto would take b3 if it counted as a full backup.
+    // An lsn target after b3: auto would take b3 if it counted as a full backup. Restore
+    // points write WAL without changing a row (pg_backup_stop left an empty segment, and
+    // pg_switch_wal does not switch away from one).
+    await primary.psql("SELECT pg_create_restore_point('after-b3')");
     targetLsn = await primary.psql('SELECT pg_current_wal_insert_lsn()');
+    await primary.psql("SELECT pg_create_restore_point('after-target')");
     await primary.switchWal();
 
     const bundle = ctx().compile('matrix-17-incr-auto', (plan) => {
