@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a Debian machine (as root) and runs every test:
-# Debian's shellcheck, awscli (/usr/bin/aws, runnable by the postgres user), zstd and
+# Debian's shellcheck, awscli (/usr/bin/aws, runnable by the postgres user), zstd, lz4 and
 # PostgreSQL 15 when missing; the npm dependencies; then the whole vitest suite (unit
 # tests and end-to-end recoveries on real PostgreSQL). Exits non-zero if any test fails.
 set -Eeuo pipefail
@@ -10,6 +10,8 @@ missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 [[ -x /usr/bin/aws ]] || missing+=(awscli)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+# lz4: base backups compressed with pg_basebackup --compress=lz4 (the version matrix).
+command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)

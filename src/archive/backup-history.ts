@@ -13,6 +13,12 @@
  *   START TIMELINE: 1
  *   STOP TIME: 2024-01-15 14:30:01 JST                                 (.backup only)
  *   STOP TIMELINE: 1                                                   (.backup only)
+ *   INCREMENTAL FROM LSN: 0/1000028     (PostgreSQL 17+, pg_basebackup --incremental only)
+ *   INCREMENTAL FROM TLI: 1
+ *
+ * An incremental backup (17+) holds only what changed since the backup that started at
+ * INCREMENTAL FROM LSN: restored alone it is not a data directory (pg_combinebackup must
+ * rebuild a full one from the chain first).
  */
 import { isSegmentName, parseLsn } from './wal-names.js';
 
@@ -24,6 +30,8 @@ export interface BackupLabel {
   startTimeline: number;
   /** As written, e.g. "2024-01-15 14:30:00 JST". */
   startTime: string;
+  /** INCREMENTAL FROM LSN (an incremental backup, 17+): the start of the backup it builds on. */
+  incrementalFromLsn?: bigint;
 }
 
 export interface BackupHistory extends BackupLabel {
@@ -72,7 +80,13 @@ export function parseBackupLabel(text: string): Parsed<BackupLabel> {
   if (label === undefined) return { ok: false, message: 'has no LABEL line' };
   const startTime = fields.get('START TIME');
   if (startTime === undefined) return { ok: false, message: 'has no START TIME line' };
-  return { ok: true, value: { label, startLsn: start.lsn, startWalFile: start.file, startTimeline, startTime } };
+  const incremental = fields.get('INCREMENTAL FROM LSN');
+  if (incremental !== undefined && !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(incremental)) {
+    return { ok: false, message: `has an INCREMENTAL FROM LSN line that is not an LSN: ${incremental}` };
+  }
+  const value: BackupLabel = { label, startLsn: start.lsn, startWalFile: start.file, startTimeline, startTime };
+  if (incremental !== undefined) value.incrementalFromLsn = parseLsn(incremental);
+  return { ok: true, value };
 }
 
 export function parseBackupHistory(text: string): Parsed<BackupHistory> {

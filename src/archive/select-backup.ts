@@ -12,6 +12,9 @@
  *   other targets: any backup on the chain.
  * - `auto` takes the newest usable backup by STOP TIME (ties: the first in WAL order);
  *   an explicit id must be usable. Nothing usable is an error, never a fallback.
+ * - An incremental backup (PostgreSQL 17+, INCREMENTAL FROM LSN) is never usable on its
+ *   own: auto passes over it, and naming it is refused with the full backup its chain
+ *   starts from (pg_combinebackup rebuilds a full backup from the chain).
  */
 import type { NormalizedTarget } from '../plan/normalized.js';
 import type { BackupHistory } from './backup-history.js';
@@ -106,6 +109,9 @@ export function selectBaseBackup<C extends BackupCandidate>(input: SelectInput<C
     const targetTimeline = targetTimelineFor(input.timeline, candidate.history.startTimeline, input.latestTimelineInArchive);
     const chain = input.chainFor(targetTimeline);
     if (typeof chain === 'string') return { candidate, targetTimeline, chain: null, verdict: { fit: 'no', why: chain } };
+    if (candidate.history.incrementalFromLsn !== undefined) {
+      return { candidate, targetTimeline, chain, verdict: { fit: 'no', why: incrementalWhy(candidate, candidates) } };
+    }
     return { candidate, targetTimeline, chain, verdict: backupFitsTarget(candidate, target, chain) };
   });
   const listing = describeBackups(evaluated);
@@ -118,6 +124,17 @@ export function selectBaseBackup<C extends BackupCandidate>(input: SelectInput<C
         problem: 'not-found',
         message: `backup ${choice} (source.backup) has no backup history file in the archive; backups found:\n${listing}`,
         hint: 'set source.backup to one of the backups above, or to auto',
+      };
+    }
+    if (named.candidate.history.incrementalFromLsn !== undefined) {
+      const full = fullBackupOf(named.candidate, candidates);
+      return {
+        ok: false,
+        problem: 'unfit',
+        message: `backup ${choice} (source.backup) cannot be used: ${named.verdict.why}; backups found:\n${listing}`,
+        hint: full
+          ? `set source.backup to ${full.history.label}, the full backup its chain starts from (or auto); or rebuild a full backup with pg_combinebackup from ${full.history.label} up to ${choice} and put it into the archive under a new id`
+          : `set source.backup to a full backup (or auto); or rebuild a full backup with pg_combinebackup from the chain ending in ${choice}`,
       };
     }
     if (named.verdict.fit === 'no' || named.chain === null) {
@@ -163,6 +180,24 @@ export function selectBaseBackup<C extends BackupCandidate>(input: SelectInput<C
     };
   }
   return { ok: true, backup: best.candidate, targetTimeline: best.targetTimeline, chain: best.chain, warnings: [] };
+}
+
+/** The full backup an incremental one's chain starts from (following INCREMENTAL FROM LSN), if in the archive. */
+export function fullBackupOf<C extends BackupCandidate>(candidate: C, candidates: readonly C[]): C | undefined {
+  let current: C | undefined = candidate;
+  for (let steps = 0; current && steps <= candidates.length; steps++) {
+    const from: bigint | undefined = current.history.incrementalFromLsn;
+    if (from === undefined) return current;
+    current = candidates.find((c) => c.history.startLsn === from);
+  }
+  return undefined;
+}
+
+function incrementalWhy<C extends BackupCandidate>(candidate: C, candidates: readonly C[]): string {
+  const from = candidate.history.incrementalFromLsn ?? 0n;
+  const full = fullBackupOf(candidate, candidates);
+  return `an incremental backup (INCREMENTAL FROM LSN ${formatLsn(from)}): restored alone it is not a data directory` +
+    (full ? `; its chain starts from the full backup ${full.history.label}` : '; the full backup its chain starts from is not in the archive');
 }
 
 /** "; the earliest target any backup allows is ..." for time and lsn targets. */

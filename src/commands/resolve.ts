@@ -38,7 +38,7 @@ import type { NormalizedPlan } from '../plan/normalized.js';
 import { ArchiveAccessError, compareKeys, type ArchiveObject, type ArchiveReader } from '../sources/archive-reader.js';
 import { openArchive } from '../sources/open.js';
 import { WalArchive, type BackupRecord, type WalFile } from '../sources/wal-archive.js';
-import { findPgWaldump, probeLatestTransaction } from '../sources/waldump-probe.js';
+import { WaldumpFailure, findPgWaldump, probeLatestTransaction, waldumpMajor } from '../sources/waldump-probe.js';
 import { readPlan } from './read-plan.js';
 
 export interface ResolveIO {
@@ -107,7 +107,13 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
   const warnings: string[] = [];
   const timelineChoice = parseTimelineChoice(plan.target.timeline);
 
-  const records = await collectBackups(archive, plan.source.backup, warnings);
+  let records = await collectBackups(archive, plan.source.backup, warnings);
+  // A named incremental backup (17+) is refused: read the others too, to name the full
+  // backup its chain starts from.
+  if (plan.source.backup !== 'auto' && records.some((r) => r.history.incrementalFromLsn !== undefined)) {
+    const others = (await collectBackups(archive, 'auto', [])).filter((r) => r.id !== plan.source.backup);
+    records = [...records, ...others].sort((a, b) => compareKeys(a.historyFile.name, b.historyFile.name));
+  }
   const candidates: Candidate[] = [];
   for (const record of records) {
     // The zone that wrote STOP TIME, when the plan states it, reads it as the preflight does.
@@ -152,8 +158,21 @@ export async function resolvePlan(plan: NormalizedPlan, reader: ArchiveReader): 
     if (waldump === null) {
       warnings.push(`pg_waldump not found in ${plan.postgres.binDir} or on PATH: install the PostgreSQL ${plan.postgres.version} server programs to check that the WAL reaches the target`);
     } else {
+      // pg_waldump reads only its own major's WAL: another one would fail, not find "no transaction".
+      const major = await waldumpMajor(waldump);
+      if (major !== plan.postgres.version) {
+        throw new ResolveFailure(
+          `pg_waldump (${waldump}) is ${major === null ? 'of no PostgreSQL version it would report' : `PostgreSQL ${major}`}, the plan's server is PostgreSQL ${plan.postgres.version}: it reads only its own major's WAL, and is needed to prove the time target reachable`,
+          `install PostgreSQL ${plan.postgres.version}'s programs and set postgres.binDir to their directory (or put them first on PATH), then run pitr resolve again`,
+        );
+      }
       const names = walSegmentsBetween(scan.firstSegno, scan.lastContiguous, chain, segmentSize);
-      probe = await probeLatestTransaction(archive, names, waldump);
+      try {
+        probe = await probeLatestTransaction(archive, names, waldump);
+      } catch (error) {
+        if (error instanceof WaldumpFailure) throw new ResolveFailure(error.message, `check that the archive holds intact PostgreSQL ${plan.postgres.version} WAL, then run pitr resolve again`);
+        throw error;
+      }
     }
   }
   const decision = decideWalRange({ scan, target: plan.target, backup: history, chain, segmentSize, probe });

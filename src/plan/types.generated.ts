@@ -62,7 +62,7 @@ export interface PitrPlan {
    */
   postgres: {
     /**
-     * Major version of the server.
+     * Major version of the server, 13 to 18. The scripts choose every version-dependent call by it (see RUNBOOK.md, PostgreSQL versions), and preflight requires the server and every PostgreSQL program the plan runs (from binDir) to be of this major.
      */
     version: number;
     /**

@@ -46,7 +46,7 @@ import {
   segmentSizesConsistentWith,
 } from '../archive/wal-names.js';
 import type { ArchiveObject, ArchiveReader } from './archive-reader.js';
-import { compressionSuffix, decompressByKey, type Compression } from './decompress.js';
+import { backupTarSuffix, pickBackupTar, compressionSuffix, decompressByKey, type Compression } from './decompress.js';
 
 export interface ArchiveLayout {
   base: { prefix: string; layout: 'tarball' | 'pg_basebackup' };
@@ -172,12 +172,17 @@ export class WalArchive {
     if (layout === 'pg_basebackup') {
       return [...directories].map((id) => ({ id, tarball: null, hasDirectory: true }));
     }
-    return listing.objects
-      .filter((object) => object.key.endsWith('.tar.gz'))
-      .map((object) => {
-        const id = object.key.slice(prefix.length, -'.tar.gz'.length);
-        return { id, tarball: object, hasDirectory: directories.has(id) };
-      });
+    // <id>.tar[.gz|.zst|.lz4]; one entry per id, its tar chosen as pickBackupTar does.
+    const byKey = new Map(listing.objects.map((object) => [object.key, object]));
+    const ids = new Set<string>();
+    for (const object of listing.objects) {
+      const suffix = backupTarSuffix(object.key);
+      if (suffix !== null) ids.add(object.key.slice(prefix.length, -suffix.length));
+    }
+    return [...ids].sort().map((id) => {
+      const key = pickBackupTar(byKey.keys(), `${prefix}${id}`)!;
+      return { id, tarball: byKey.get(key)!, hasDirectory: directories.has(id) };
+    });
   }
 
   /** A backup's backup_label: the file beside the tarball, else the tarball's first member. */
@@ -187,7 +192,10 @@ export class WalArchive {
     if (layout === 'tarball' && entry.hasDirectory) {
       text = (await this.reader.read(`${prefix}${entry.id}/backup_label`))?.body.toString('utf8') ?? null;
     }
-    const tarKey = layout === 'tarball' ? `${prefix}${entry.id}.tar.gz` : `${prefix}${entry.id}/base.tar.gz`;
+    const tarKey = layout === 'tarball'
+      ? entry.tarball?.key ?? `${prefix}${entry.id}.tar.gz`
+      : pickBackupTar((await this.reader.list({ prefix: `${prefix}${entry.id}/` })).objects.map((o) => o.key), `${prefix}${entry.id}/base`) ??
+        `${prefix}${entry.id}/base.tar.gz`;
     if (text === null) {
       const head = await this.reader.readHead(tarKey, TAR_HEAD_BYTES);
       if (!head) return `${this.reader.describe(tarKey)} does not exist`;
@@ -283,17 +291,25 @@ export class WalArchive {
   async baseBackupObjects(id: string): Promise<{ objects: ArchiveObject[]; missing: string | null }> {
     const { prefix, layout } = this.layout.base;
     const inDirectory = (await this.reader.list({ prefix: `${prefix}${id}/` })).objects;
-    // One <oid>.tar.gz per tablespace (pg_basebackup -Ft; beside a tarball's backup_label).
-    const tablespaces = inDirectory.filter((o) => /^\d+\.tar\.gz$/.test(o.key.slice(`${prefix}${id}/`.length)));
+    // One <oid>.tar[.gz|.zst|.lz4] per tablespace (pg_basebackup -Ft; beside a tarball's
+    // backup_label), after the rest.
+    const tablespaceKeys = inDirectory
+      .map((o) => o.key)
+      .filter((key) => /^[0-9]+\.tar(\.gz|\.zst|\.lz4)?$/.test(key.slice(`${prefix}${id}/`.length)))
+      .sort();
     if (layout === 'tarball') {
-      const key = `${prefix}${id}.tar.gz`;
-      const tarball = (await this.reader.list({ prefix: key, limit: 1 })).objects.find((o) => o.key === key);
-      if (!tarball) return { objects: [], missing: key };
-      return { objects: [tarball, ...inDirectory.filter((o) => o.key === `${prefix}${id}/backup_label`), ...tablespaces], missing: null };
+      const candidates = (await this.reader.list({ prefix: `${prefix}${id}.tar` })).objects;
+      const key = pickBackupTar(candidates.map((o) => o.key), `${prefix}${id}`);
+      const tarball = candidates.find((o) => o.key === key);
+      if (!tarball) return { objects: [], missing: `${prefix}${id}.tar.gz` };
+      return { objects: [tarball, ...inDirectory.filter((o) => o.key === `${prefix}${id}/backup_label` || tablespaceKeys.includes(o.key))], missing: null };
     }
-    const wanted = ['base.tar.gz', 'pg_wal.tar.gz', 'backup_manifest'].map((name) => `${prefix}${id}/${name}`);
+    const keys = inDirectory.map((o) => o.key);
+    const base = pickBackupTar(keys, `${prefix}${id}/base`);
+    if (base === null) return { objects: [], missing: `${prefix}${id}/base.tar.gz` };
+    const wal = pickBackupTar(keys, `${prefix}${id}/pg_wal`);
+    const wanted = [base, wal, `${prefix}${id}/backup_manifest`, ...tablespaceKeys];
     const objects = wanted.flatMap((key) => inDirectory.filter((o) => o.key === key));
-    if (objects[0]?.key !== wanted[0]) return { objects: [], missing: wanted[0]! };
-    return { objects: [...objects, ...tablespaces], missing: null };
+    return { objects, missing: null };
   }
 }

@@ -44,6 +44,8 @@ export {
   quoteLiteral,
   readPostmasterPid,
   recoveryState,
+  registerServerBinDir,
+  serverBinDir,
   shellQuote,
   startPrimary,
   startServer,
@@ -64,7 +66,9 @@ export {
   readArchivedFile,
   tablespacesOf,
   takeBaseBackup,
+  tarSuffix,
   waitForBackupHistory,
+  type BackupCompression,
   type BackupHistory,
   type BaseBackupLayout,
   type TakeBaseBackupOptions,
@@ -103,6 +107,7 @@ export {
   type Scenario,
   type ScenarioOptions,
 } from './lib/scenario.js';
+export { MATRIX_MAJORS, binDirFor, serverProgramsDir, useMajor, type Major } from './lib/majors.js';
 export { installBlockers, type Blocker, type Blockers } from './lib/blockers.js';
 export { killProcessGroup, groupAlive, startDetached, type DetachedRun } from './lib/process-group.js';
 export { dataDirManifest, quiesce, relationManifest, type Manifest, type RelationManifest } from './lib/manifest.js';

@@ -259,6 +259,7 @@ async function branchByPitr(primary: Primary, root: string, target: string): Pro
     port,
     socketDir,
     logFile,
+    major: primary.major,
     root,
     archiveDir: primary.archiveDir,
     walCompression: primary.walCompression,

@@ -47,6 +47,14 @@ describe('backup history files and backup_label', () => {
     expect(parseBackupHistory(label)).toEqual({ ok: false, message: 'has no STOP WAL LOCATION line' });
   });
 
+  it('reads INCREMENTAL FROM LSN, which PostgreSQL 17 writes into backup_label and the .backup file of an incremental backup', () => {
+    const incremental = BACKUP.replace('START TIMELINE: 1\n', 'START TIMELINE: 1\nINCREMENTAL FROM LSN: 0/1000028\nINCREMENTAL FROM TLI: 1\n');
+    const parsed = parseBackupHistory(incremental);
+    expect(parsed.ok && parsed.value.incrementalFromLsn).toBe(0x1000028n);
+    expect(parseBackupHistory(BACKUP).ok && 'incrementalFromLsn' in (parseBackupHistory(BACKUP) as { value: object }).value).toBe(false);
+    expect(parseBackupHistory(incremental.replace('0/1000028', 'zero'))).toEqual({ ok: false, message: 'has an INCREMENTAL FROM LSN line that is not an LSN: zero' });
+  });
+
   it.each([
     [BACKUP.replace(/^LABEL: .*\n/m, ''), 'has no LABEL line'],
     [BACKUP.replace(/^STOP TIME: .*\n/m, ''), 'has no STOP TIME line'],

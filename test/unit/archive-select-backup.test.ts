@@ -167,3 +167,32 @@ describe('ambiguous zone abbreviations', () => {
     expect(result.ok && result.warnings[0]).toContain('cannot tell whether it ends before the target');
   });
 });
+
+describe('selectBaseBackup: PostgreSQL 17 incremental backups', () => {
+  // b2 is incremental on b1 (INCREMENTAL FROM LSN = b1's start), b3 incremental on b2.
+  const incremental = (label: string, start: string, stop: string, stopTime: string, from: string): BackupCandidate => {
+    const c = backup(label, start, stop, stopTime);
+    return { ...c, history: { ...c.history, incrementalFromLsn: parseLsn(from) } };
+  };
+  const i2 = incremental('i2', '0/3000028', '0/3000100', '2024-01-15 15:00:00 JST', '0/2000028');
+  const i3 = incremental('i3', '0/4000028', '0/4000100', '2024-01-15 15:10:00 JST', '0/3000028');
+
+  it('auto never picks an incremental backup as if it were full: the newest FULL one that fits', () => {
+    const result = select([b1, i2, i3], time('2024-01-15T06:30:00+00:00'));
+    expect(result.ok && result.backup.history.label).toBe('b1');
+  });
+
+  it('naming an incremental backup is refused, naming the full backup its chain starts from and pg_combinebackup', () => {
+    const result = select([b1, i2, i3], time('2024-01-15T06:30:00+00:00'), { choice: 'i3' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.message).toContain('backup i3 (source.backup) cannot be used: an incremental backup (INCREMENTAL FROM LSN 0/3000028)');
+    expect(result.message).toContain('its chain starts from the full backup b1');
+    expect(result.hint).toContain('set source.backup to b1');
+    expect(result.hint).toContain('pg_combinebackup');
+  });
+
+  it('only incremental backups fit: none is chosen', () => {
+    expect(select([i2], time('2024-01-15T06:30:00+00:00')).ok).toBe(false);
+  });
+});

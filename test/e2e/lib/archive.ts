@@ -99,6 +99,24 @@ export interface TakeBaseBackupOptions {
    * tablespace's files go beside backup_label as `<id>/<oid>.tar.gz`.
    */
   plain?: boolean;
+  /**
+   * How the tars are compressed: gzip (-z, default), or pg_basebackup 15's
+   * --compress=server-zstd / zstd / lz4 (objects then end in .tar.zst / .tar.lz4).
+   */
+  compress?: BackupCompression;
+  /**
+   * pg_basebackup (15's; it refuses servers of 16+) or the low-level API through psql:
+   * pg_backup_start/pg_backup_stop (15+; pg_start_backup/pg_stop_backup on 13 and 14)
+   * around a tar of the data directory. Default: pg_basebackup up to 15, else low-level.
+   */
+  method?: 'pg_basebackup' | 'low-level';
+}
+
+export type BackupCompression = 'gzip' | 'server-zstd' | 'zstd' | 'lz4';
+
+/** The tar suffix each compression gives. */
+export function tarSuffix(compress: BackupCompression): string {
+  return { gzip: '.tar.gz', 'server-zstd': '.tar.zst', zstd: '.tar.zst', lz4: '.tar.lz4' }[compress];
 }
 
 /**
@@ -112,7 +130,9 @@ export interface TakeBaseBackupOptions {
  *   (Not `-X fetch`: in tar format fetch puts pg_wal/ inside base.tar.gz and writes
  *   no pg_wal.tar.gz; only stream, pg_basebackup's default, writes it separately.)
  */
-export async function takeBaseBackup(primary: Primary, { id, layout, plain = false }: TakeBaseBackupOptions): Promise<BackupHistory> {
+export async function takeBaseBackup(primary: Primary, options: TakeBaseBackupOptions): Promise<BackupHistory> {
+  const { id, layout, compress = 'gzip', plain = false } = options;
+  const method = options.method ?? (primary.major <= 15 ? 'pg_basebackup' : 'low-level');
   const staging = join(primary.root, 'staging', id);
   await mkdir(staging, { recursive: true });
   await chownToPostgres(join(primary.root, 'staging'));
@@ -120,27 +140,37 @@ export async function takeBaseBackup(primary: Primary, { id, layout, plain = fal
     if (layout !== 'tarball') throw new Error('plain backups are packed in the tarball layout only');
     return takePlainTarball(primary, id, staging);
   }
-  await runAsPostgres(join(PG_BIN, 'pg_basebackup'), [
-    '-h', primary.socketDir,
-    '-p', String(primary.port),
-    '-U', 'postgres',
-    '-D', staging,
-    '-Ft', '-z',
-    '-X', layout === 'tarball' ? 'none' : 'stream',
-    '-l', id,
-    '-c', 'fast',
-    '-w',
-  ]);
+  if (method === 'low-level') {
+    if (compress !== 'gzip' || layout !== 'tarball') throw new Error('low-level backups: tarball layout, gzip only');
+    await lowLevelBackup(primary, id, staging);
+  } else {
+    await runAsPostgres(join(PG_BIN, 'pg_basebackup'), [
+      '-h', primary.socketDir,
+      '-p', String(primary.port),
+      '-U', 'postgres',
+      '-D', staging,
+      '-Ft', ...(compress === 'gzip' ? ['-z'] : [`--compress=${compress}`]),
+      '-X', layout === 'tarball' ? 'none' : 'stream',
+      '-l', id,
+      '-c', 'fast',
+      '-w',
+    ]);
+  }
 
+  const suffix = tarSuffix(compress);
   const baseDir = join(primary.archiveDir, 'base');
   const backupDir = join(baseDir, id);
   await mkdir(backupDir, { recursive: true });
   if (layout === 'tarball') {
-    const tarball = join(baseDir, `${id}.tar.gz`);
-    await rename(join(staging, 'base.tar.gz'), tarball);
-    await run('tar', ['-xzf', tarball, '-C', backupDir, 'backup_label']);
+    const tarball = join(baseDir, `${id}${suffix}`);
+    await rename(join(staging, `base${suffix}`), tarball);
+    // GNU tar recognises gzip, zstd and lz4 by their magic bytes.
+    await run('tar', ['-xf', tarball, '-C', backupDir, 'backup_label']);
   } else {
-    for (const name of ['base.tar.gz', 'pg_wal.tar.gz', 'backup_manifest']) {
+    // pg_basebackup 15 compresses the streamed pg_wal.tar only with gzip: with lz4 or
+    // zstd it stays pg_wal.tar. Move whichever it wrote.
+    const walTar = (await readdir(staging)).find((name) => name.startsWith('pg_wal.tar'));
+    for (const name of [`base${suffix}`, ...(walTar ? [walTar] : []), 'backup_manifest']) {
       await rename(join(staging, name), join(backupDir, name));
     }
   }
@@ -186,6 +216,45 @@ async function takePlainTarball(primary: Primary, id: string, staging: string): 
   await rm(staging, { recursive: true, force: true });
   await chownToPostgres(baseDir);
   return waitForBackupHistory(primary, id);
+}
+
+/**
+ * A non-exclusive base backup through the low-level API, as PostgreSQL documents it
+ * ("Making a Base Backup Using the Low Level API"), for servers whose pg_basebackup we
+ * do not have: in ONE psql session (the backup ends if the session does), start the
+ * backup, tar the data directory (without pg_wal's contents, postmaster.pid/opts and
+ * temporary files), stop the backup waiting for its WAL to be archived, and add the
+ * backup_label pg_backup_stop returns to the tar. Writes `<staging>/base.tar.gz`.
+ */
+async function lowLevelBackup(primary: Primary, id: string, staging: string): Promise<void> {
+  const [start, stop] = primary.major >= 15
+    ? ['pg_backup_start(:\'label\', true)', 'pg_backup_stop(true)']
+    : ['pg_start_backup(:\'label\', true, false)', 'pg_stop_backup(false, true)'];
+  const tar = join(staging, 'base.tar');
+  const label = join(staging, 'backup_label');
+  // tar exits 1 when a file changed while it was read: expected during a backup (WAL
+  // replay makes those pages consistent again).
+  const tarCommand = [
+    'tar', '-cf', shellWord(tar), '-C', shellWord(primary.dataDir),
+    "--exclude='./pg_wal/*'", "--exclude='./postmaster.pid'", "--exclude='./postmaster.opts'",
+    "--exclude='./pg_stat_tmp/*'", "--exclude='./pg_replslot/*'", "--exclude='./pgsql_tmp*'", '.',
+    '|| test $? -eq 1',
+  ].join(' ');
+  await runAsPostgres(join(PG_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `label=${id}`, '-h', primary.socketDir, '-p', String(primary.port), '-U', 'postgres', '-d', 'postgres'], {
+    input: [
+      `SELECT ${start};`,
+      `\\! ${tarCommand}`,
+      `SELECT labelfile FROM ${stop} \\g (format=unaligned tuples_only=on) ${label}`,
+      '',
+    ].join('\n'),
+    timeoutMs: 300_000,
+  });
+  await runAsPostgres('tar', ['-rf', tar, '-C', staging, 'backup_label']);
+  await runAsPostgres('gzip', ['-1', tar]);
+}
+
+function shellWord(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Wait until the archive holds a backup history file with `LABEL: <id>`, and return it. */

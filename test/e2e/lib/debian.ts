@@ -132,6 +132,7 @@ export async function createDebianCluster({ root, timezone, walCompression = 'no
   await chownToPostgres(confFile);
 
   const cluster: DebianCluster = {
+    major: Number(DEBIAN_PG_VERSION),
     name: clusterName,
     cluster: `${DEBIAN_PG_VERSION}/${clusterName}`,
     configDir,

@@ -1,6 +1,9 @@
-// Real PostgreSQL 15 servers for the end-to-end tests: the primary that writes the
+// Real PostgreSQL servers for the end-to-end tests: the primary that writes the
 // WAL archive, generic pg_ctl / psql helpers usable against any server (a recovered
-// one, a side instance started by generated scripts), and cleanup.
+// one, a side instance started by generated scripts), and cleanup. Debian's 15 by
+// default; another major's server programs when a test registers their directory
+// (lib/majors.ts): initdb and pg_ctl then come from there, psql is always 15's (it
+// talks to every major).
 //
 // Every server command runs as the postgres OS user (PostgreSQL refuses root), and
 // every directory a server uses is owned by postgres.
@@ -34,6 +37,8 @@ export interface ServerLocation extends ServerAddress {
 }
 
 export interface Primary extends ServerLocation {
+  /** Server major (15 unless startPrimary was given another). */
+  major: number;
   /** The harness root this primary lives in. */
   root: string;
   /** `<root>/archive`, with `base/` and `wal/` below it. */
@@ -79,9 +84,35 @@ function conninfoQuote(value: string): string {
 // ---------------------------------------------------------------------------
 // Generic helpers usable against any server.
 
-/** pg_ctl -D dataDir ...args, as postgres. Rejects on a non-zero exit. */
-export function pgCtl(dataDir: string, args: string[], options: { allowFailure?: boolean } = {}): Promise<RunResult> {
-  return runAsPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, ...args], options);
+/** Server programs (initdb, pg_ctl, postgres) of majors other than 15, by major. */
+const serverBinDirs = new Map<number, string>([[15, PG_BIN]]);
+
+/** Use `dir`'s initdb and pg_ctl for servers of `major` (lib/majors.ts registers them). */
+export function registerServerBinDir(major: number, dir: string): void {
+  serverBinDirs.set(major, dir);
+}
+
+/** The directory holding the server programs of `major`. */
+export function serverBinDir(major: number): string {
+  const dir = serverBinDirs.get(major);
+  if (!dir) throw new Error(`no server programs registered for PostgreSQL ${major} (lib/majors.ts)`);
+  return dir;
+}
+
+/** The major of a data directory (its PG_VERSION file), or 15 when it cannot be read. */
+async function dataDirMajor(dataDir: string): Promise<number> {
+  const text = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => '15');
+  const major = Number.parseInt(text, 10);
+  return Number.isFinite(major) ? major : 15;
+}
+
+/**
+ * pg_ctl -D dataDir ...args, as postgres, with the pg_ctl of the data directory's
+ * major (PG_VERSION) when one is registered, else 15's. Rejects on a non-zero exit.
+ */
+export async function pgCtl(dataDir: string, args: string[], options: { allowFailure?: boolean } = {}): Promise<RunResult> {
+  const binDir = serverBinDirs.get(await dataDirMajor(dataDir)) ?? PG_BIN;
+  return runAsPostgres(join(binDir, 'pg_ctl'), ['-D', dataDir, ...args], options);
 }
 
 export interface PsqlOptions extends ServerAddress {
@@ -282,9 +313,11 @@ export interface StartPrimaryOptions {
   /** e.g. 'Asia/Tokyo'; never UTC, so offset bugs show. Used for timezone and log_timezone. */
   timezone: string;
   walCompression?: WalCompression;
+  /** Server major; default 15 (Debian's). Others need registerServerBinDir (lib/majors.ts). */
+  major?: number;
 }
 
-export async function startPrimary({ root, timezone, walCompression = 'none' }: StartPrimaryOptions): Promise<Primary> {
+export async function startPrimary({ root, timezone, walCompression = 'none', major = 15 }: StartPrimaryOptions): Promise<Primary> {
   const primaryDir = join(root, 'primary');
   const dataDir = join(primaryDir, 'data');
   const socketDir = join(primaryDir, 'run');
@@ -296,7 +329,7 @@ export async function startPrimary({ root, timezone, walCompression = 'none' }: 
   await chownToPostgres(primaryDir);
   await chownToPostgres(archiveDir);
 
-  await runAsPostgres(join(PG_BIN, 'initdb'), ['-D', dataDir, '--auth=trust', '-E', 'UTF8', '--locale=C', '-U', 'postgres']);
+  await runAsPostgres(join(serverBinDir(major), 'initdb'), ['-D', dataDir, '--auth=trust', '-E', 'UTF8', '--locale=C', '-U', 'postgres']);
   const port = await freePort();
   await appendPostgresConf(join(dataDir, 'postgresql.conf'), {
     port,
@@ -317,6 +350,7 @@ export async function startPrimary({ root, timezone, walCompression = 'none' }: 
 
   const primary: Primary = {
     ...location,
+    major,
     root,
     archiveDir,
     walCompression,

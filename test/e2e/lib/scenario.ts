@@ -7,7 +7,7 @@
 // What must come back is captured from the primary right before the target is
 // recorded, with the same function the tests use on the recovered server.
 
-import { takeBaseBackup, type BackupHistory, type BaseBackupLayout } from './archive.js';
+import { takeBaseBackup, type BackupHistory, type BaseBackupLayout, type TakeBaseBackupOptions } from './archive.js';
 import { sleep } from './exec.js';
 import { psqlAt, quoteIdent, type Primary, type ServerAddress } from './postgres.js';
 
@@ -56,6 +56,18 @@ export interface RecoveryTarget {
   writtenOffset: string;
   /** The server's own offset at that instant, e.g. +09:00. */
   serverOffset: string;
+  /**
+   * The WAL insert position at that instant (pg_current_wal_insert_lsn()): the same
+   * target as an lsn, for majors whose WAL 15's pg_waldump cannot read.
+   */
+  lsn: string;
+  /**
+   * The same target as an xid: a transaction that only took an xid, committed right
+   * after `lsn` (recovery_target_xid with inclusive false stops before its commit).
+   */
+  xid: string;
+  /** The same target as a restore point (pg_create_restore_point), created after that xid. */
+  restorePoint: string;
 }
 
 export interface Scenario {
@@ -77,6 +89,13 @@ export interface Scenario {
 
 export interface ScenarioOptions {
   layout: BaseBackupLayout;
+  /** How both base backups are taken (compression, pg_basebackup or the low-level API). */
+  backup?: Pick<TakeBaseBackupOptions, 'compress' | 'method'>;
+  /**
+   * More base backups taken just BEFORE b1 (so automatic selection still picks b1),
+   * each in its own layout and compression; a plan names one with source.backup.
+   */
+  backupsBeforeB1?: TakeBaseBackupOptions[];
   /** Database name; default 'app'. Any characters (it is always quoted). */
   db?: string;
   /** Offset used to write the target; default -05:00 (+05:30 if that is the server's). */
@@ -119,7 +138,9 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
     INSERT INTO ${events} (account_id) SELECT i FROM generate_series(1, 5) i;
   `);
 
-  const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout, plain: options.plainTarball ?? false });
+  const before: Record<string, BackupHistory> = {};
+  for (const extra of options.backupsBeforeB1 ?? []) before[extra.id] = await takeBaseBackup(primary, extra);
+  const b1 = await takeBaseBackup(primary, { id: 'b1', layout: options.layout, plain: options.plainTarball ?? false, ...options.backup });
   if (options.afterFirstBackup) await options.afterFirstBackup();
 
   // Good commits after b1, each its own transaction (psql autocommit).
@@ -149,14 +170,14 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
   await sql(`UPDATE ${accounts} SET name = 'CORRUPTED' WHERE id IN (1, 3)`);
   await primary.switchWal();
 
-  const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout, plain: options.plainTarball ?? false });
+  const b2 = await takeBaseBackup(primary, { id: 'b2', layout: options.layout, plain: options.plainTarball ?? false, ...options.backup });
 
   await sql(`INSERT INTO ${accounts} (id, name) VALUES (950, 'after-b2')`);
   await sql(`INSERT INTO ${events} (account_id) VALUES (950), (950)`);
   await primary.switchWal();
   const final = await captureAppState(primary, db, names);
 
-  return { db, names, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { b1, b2 } };
+  return { db, names, target, expected, final, backupIds: ['b1', 'b2'], expectedBackupId: 'b1', backups: { ...before, b1, b2 } };
 }
 
 /**
@@ -164,11 +185,15 @@ export async function buildIncidentScenario(primary: Primary, options: ScenarioO
  * tool that drops or misreads the offset recovers to the wrong instant.
  */
 async function recordTarget(primary: Primary, requestedOffset?: string): Promise<RecoveryTarget> {
-  const [epochText, serverOffset] = (
-    await primary.psql(`SELECT floor(extract(epoch FROM now()) * 1000)::bigint, to_char(now(), 'TZH:TZM')`)
-  ).split('|') as [string, string];
+  const [epochText, serverOffset, lsn] = (
+    await primary.psql(`SELECT floor(extract(epoch FROM now()) * 1000)::bigint, to_char(now(), 'TZH:TZM'), pg_current_wal_insert_lsn()`)
+  ).split('|') as [string, string, string];
   const epochMs = Number(epochText);
   const writtenOffset = requestedOffset ?? (serverOffset === '-05:00' ? '+05:30' : '-05:00');
   if (writtenOffset === serverOffset) throw new Error(`target offset ${writtenOffset} equals the server's`);
-  return { written: formatWithOffset(epochMs, writtenOffset), epochMs, writtenOffset, serverOffset };
+  // pg_current_xact_id() exists from 13 (txid_current before); neither call changes a row.
+  const xid = await primary.psql('SELECT pg_current_xact_id()');
+  const restorePoint = 'pitr-e2e-target';
+  await primary.psql(`SELECT pg_create_restore_point('${restorePoint}')`);
+  return { written: formatWithOffset(epochMs, writtenOffset), epochMs, writtenOffset, serverOffset, lsn, xid, restorePoint };
 }
