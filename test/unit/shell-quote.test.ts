@@ -270,7 +270,11 @@ describe('restore_command built by recoveryConfBlock', () => {
     const script = join(dir, 'bin', 'restore-wal.sh');
     writeFileSync(script, "#!/bin/sh\nprintf '%s\\0' \"$@\"\n");
     chmodSync(script, 0o755);
-    const block = recoveryConfBlock(loadExamplePlan('realestateos-docker'), script, join(dir, 'run'), join(dir, 'side.pid'), false);
+    // The example plan describes a PostgreSQL 13 server; the block is read here by 15, so
+    // it is compiled for 15 (13's stats_temp_directory does not exist in 15).
+    const example = loadExamplePlan('realestateos-docker');
+    const plan = { ...example, postgres: { ...example.postgres, version: 15 } };
+    const block = recoveryConfBlock(plan, script, join(dir, 'run'), join(dir, 'side.pid'), false);
     const line = block.split('\n').find((l) => l.startsWith('restore_command = '));
     expect(line).toBeDefined();
     const token = (line as string).slice('restore_command = '.length);

@@ -333,7 +333,7 @@ backup_listing() {
     return
   fi
   local name
-  archive_list "${BASE_PREFIX}" | while IFS= read -r name; do
+  archive_list_objects "${BASE_PREFIX}" | cut -f1 | while IFS= read -r name; do
     if [[ "${name}" == "$1.tar"* ]]; then printf '%s\n' "${BASE_PREFIX}${name}"; fi
   done
 }

@@ -333,7 +333,7 @@ backup_listing() {
     return
   fi
   local name
-  archive_list "${BASE_PREFIX}$1/" | while IFS= read -r name; do printf '%s\n' "${BASE_PREFIX}$1/${name}"; done
+  archive_list_objects "${BASE_PREFIX}$1/" | cut -f1 | while IFS= read -r name; do printf '%s\n' "${BASE_PREFIX}$1/${name}"; done
 }
 
 # backup_tar_key LISTING STEM: STEM plus the first suffix of BACKUP_TAR_SUFFIXES found

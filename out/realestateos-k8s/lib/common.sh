@@ -258,6 +258,16 @@ log_as() {
   fi
   if [[ -n "${RUN_LOG}" ]]; then printf '%s\n' "${line}" >>"${RUN_LOG}"; fi
 }
+# log_line LEVEL MESSAGE...: INFO, WARN or FAIL (a level chosen at run time), styled as such.
+log_line() {
+  local kind
+  case "$1" in
+    WARN) kind=warn ;;
+    FAIL) kind=fail ;;
+    *) kind=info ;;
+  esac
+  log_as "${kind}" "$@"
+}
 log_info() { log_as info INFO "$@"; }
 log_ok() { log_as ok INFO "$@"; }
 log_warn() { log_as warn WARN "$@"; }
