@@ -74,9 +74,20 @@ function archiveListing(dir: string): Map<string, string> {
  * production's own doing and are masked. Every other file must be byte-identical, and no
  * file may appear or disappear anywhere, pg_wal included.
  */
+// Production also rewrites, by itself, its relcache init files (pg_internal.init, at the
+// first connection after an invalidation: the preflight connects) and system catalog
+// pages whose hint bits its own queries set (files below the first user filenode,
+// 16384). Those are masked too; every user relation file, every configuration and log
+// file must be byte-identical.
+const SYSTEM_CATALOG_FILE = /^(base\/\d+|global)\/([1-9]\d{0,3}|1[0-5]\d{3}|16[0-2]\d{2}|163[0-7]\d|1638[0-3])(_fsm|_vm)?(\.\d+)?$/;
 function maskVolatile(manifest: Manifest): Manifest {
-  return Object.fromEntries(Object.entries(manifest).map(([path, sha]) =>
-    [path, (path.startsWith('pg_wal/') && !path.endsWith('/')) || path === 'global/pg_control' ? 'rewritten by production itself' : sha]));
+  const own = (path: string) =>
+    (path.startsWith('pg_wal/') && !path.endsWith('/')) || path === 'global/pg_control' || SYSTEM_CATALOG_FILE.test(path);
+  return Object.fromEntries(
+    Object.entries(manifest)
+      .filter(([path]) => !path.endsWith('/pg_internal.init'))
+      .map(([path, sha]) => [path, own(path) ? 'rewritten by production itself' : sha]),
+  );
 }
 
 /** What is gone or changed from `before` (additions are production's own archiving). */
