@@ -41,6 +41,10 @@ prepare_work_dir() {
   run_logged as_pg_user mkdir -m 0700 "${SIDE_DATA_DIR}"
 }
 
+# How each decompressor says its input stopped early: gzip "unexpected end of file",
+# pigz "incomplete deflate data", zstd "premature end"/"truncated", lz4 "Unfinished stream".
+readonly CUT_SHORT_MESSAGES='unexpected end of (file|input)|incomplete deflate data|premature end|truncated|Unfinished stream'
+
 # extract KEY DIR: streams a tar object into DIR as the PostgreSQL user: download |
 # decompress (by the object's suffix: gzip/pigz, zstd, lz4, or none) | tar. Each stage's status and messages are kept apart to tell a download cut
 # short (gzip: "unexpected end of file"; retried with backoff, 5 s then 10 s) from an
@@ -66,7 +70,7 @@ extract() {
     last="$(cat "${errors}/gzip" "${errors}/tar" "${errors}/download" | grep -v '^[[:space:]]*$' | head -n 1 || true)"
     case "${verdict}" in
       damaged)
-        if grep -qs 'unexpected end of file' "${errors}/gzip"; then last+=" (the gzip stream stops early: the object is truncated)"; fi
+        if grep -qsiE "${CUT_SHORT_MESSAGES}" "${errors}/gzip"; then last+=" (the compressed stream stops early: the object is truncated)"; fi
         report_damaged_object "${key}" "${last}"
         rm -rf "${errors}"
         fail "the base backup object $(archive_describe "${key}") is damaged: gzip/tar found corrupt or missing data in it (${last}). It was read completely, so it was not read again: the same bytes would fail the same way. Production's data directory is unchanged." \
@@ -116,8 +120,7 @@ extract_verdict() {
   elif grep -qsE 'Permission denied|Cannot (open|mkdir|create|change)' "${errors}/tar"; then
     printf 'write\n'
   elif ((gzip_status != 0)); then
-    # A download cut short: gzip/pigz "unexpected end of file", zstd "premature end"/"truncated", lz4 "Unfinished stream".
-    if grep -qsiE 'unexpected end of (file|input)|premature end|truncated|Unfinished stream' "${errors}/gzip" && ((download_status != 0)); then printf 'retry\n'; else printf 'damaged\n'; fi
+    if grep -qsiE "${CUT_SHORT_MESSAGES}" "${errors}/gzip" && ((download_status != 0)); then printf 'retry\n'; else printf 'damaged\n'; fi
   elif ((tar_status != 0)); then
     printf 'damaged\n'
   else
