@@ -119,8 +119,13 @@ extract_verdict() {
     printf 'disk\n'
   elif grep -qsE 'Permission denied|Cannot (open|mkdir|create|change)' "${errors}/tar"; then
     printf 'write\n'
+  elif ((download_status != 0)); then
+    # The object was not read to its end (network, endpoint, credentials): whatever the
+    # decompressor then said ("empty", "unexpected end") follows from that. Retried.
+    printf 'retry\n'
   elif ((gzip_status != 0)); then
-    if grep -qsiE "${CUT_SHORT_MESSAGES}" "${errors}/gzip" && ((download_status != 0)); then printf 'retry\n'; else printf 'damaged\n'; fi
+    # Read completely and still not a valid stream: the stored bytes are damaged.
+    printf 'damaged\n'
   elif ((tar_status != 0)); then
     printf 'damaged\n'
   else
