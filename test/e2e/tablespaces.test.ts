@@ -150,7 +150,7 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     expect(result.stderr).toContain(`tablespace app_ts (oid ${tsOid}) at ${tsDir}: restored into ${join(root, 'work', 'links', tsOid)}`);
     expect(result.stderr).toContain(`tablespace oid ${tsOid}: restored into ${join(root, 'work', 'links', tsOid)}`);
     expect(result.stderr).toMatch(/links: every path of the restored tree stays inside /);
-    if (layout === 'pg_basebackup') expect(result.stderr).toContain('pg_verifybackup: every file matches the backup's manifest');
+    if (layout === 'pg_basebackup') expect(result.stderr).toContain("pg_verifybackup: every file matches the backup's manifest");
     expect(result.stderr).toContain('paused at the target');
     expect(result.stderr).toContain('verification passed');
 
