@@ -169,9 +169,11 @@ fail_paused_elsewhere() {
 # LSN, or for other targets to the end of the WAL the recovery may read.
 REPLAY_FROM=0 REPLAY_TO=0 REPLAY_STARTED=0 STAGING_REPORTED_DONE=false
 load_replay_span() {
-  local start last_seg
-  WAL_SEG_SIZE="$(state_get wal-seg-size)"
-  start="$(cut -f2 <<<"$(state_get backup)")"
+  local backup start last_seg
+  state_load WAL_SEG_SIZE wal-seg-size
+  # state_load fails the phase itself; inside $( ) a missing value went unnoticed.
+  state_load backup backup
+  IFS=$'\t' read -r _ start _ <<<"${backup}"
   lsn_to_int REPLAY_FROM "${start}"
   if [[ "${TARGET_KIND}" == lsn ]]; then
     lsn_to_int REPLAY_TO "${TARGET_VALUE}"

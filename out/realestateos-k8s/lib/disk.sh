@@ -60,7 +60,8 @@ disk_reserve_bytes() {
 # preflight found one (0 otherwise): the backup as it will be extracted.
 disk_manifest_bytes() {
   local label key tmp total=0
-  label="$(cut -f1 <<<"$(state_get backup)")"
+  state_load label backup
+  label="${label%%$'\t'*}"
   key="$(grep -m 1 '/backup_manifest$' "$(state_file backup-objects.txt)" || true)"
   [[ -n "${key}" ]] || { printf '0\n'; return 0; }
   tmp="$(mktemp "${STATE_DIR}/manifest.XXXXXX")"
