@@ -84,8 +84,6 @@ describe('the generated scripts use no failing helper inside $( ) except as a ch
   // argument, a here-string, a string) loses the helper's failure.
   const helpers = /\$\((state_get|pg_bin|aws_bin|run_id|find_safety_dump)\b/;
   const checked = /^\s*(local\s+)?[A-Za-z_][A-Za-z0-9_]*="\$\([a-z_]+[^)]*\)"\s*\|\|\s*(exit|fail|return)\b/;
-  // Owned by another branch (05-configure, 06-recover): converted when merged.
-  const knownElsewhere = new Set(['phases/06-recover.sh']);
 
   it('holds for every script of both example plans', () => {
     const findings: string[] = [];
@@ -97,7 +95,6 @@ describe('the generated scripts use no failing helper inside $( ) except as a ch
         ...readdirSync(join(dir, 'lib')).filter((f) => f.endsWith('.sh')).map((f) => `lib/${f}`),
       ];
       for (const script of scripts) {
-        if (knownElsewhere.has(script)) continue;
         readFileSync(join(dir, script), 'utf8').split('\n').forEach((line, i) => {
           if (/^\s*#/.test(line)) return;
           if (helpers.test(line) && !checked.test(line)) findings.push(`${name}/${script}:${i + 1}: ${line.trim()}`);

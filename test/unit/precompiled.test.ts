@@ -4,7 +4,7 @@
  * on disk, and must behave exactly like compiling them at run time: same bytes out, same
  * errors.
  */
-import { planJsonText } from '../../src/plan/plan-json.js';
+import { planJsonText, sha256 } from '../../src/plan/plan-json.js';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,6 @@ import {
   loadTemplates,
   precompiledTemplatesModule,
   prepareTemplates,
-  sha256,
   type PreparedTemplates,
   type TemplateSet,
 } from '../../src/compile/render.js';
@@ -61,10 +60,13 @@ const TEMPLATES_THAT_READ_THE_MODEL = [
   'RUNBOOK.md',
   'lib/archive.sh',
   'lib/common.sh',
+  'lib/disk.sh',
   'lib/stage-wal.sh',
+  'lib/tablespaces.sh',
   'phases/00-preflight.sh',
   'phases/02-stop-services.sh',
   'phases/04-fetch.sh',
+  'phases/06-recover.sh',
   'phases/08-finalize.sh',
   'rollback.sh',
 ];

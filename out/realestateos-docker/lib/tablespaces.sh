@@ -46,21 +46,23 @@ link_fs_dev() {
 # path_within PATH DIR: PATH is DIR or below it (both already resolved).
 path_within() { [[ "$1" == "$2" || "$1" == "${2%/}/"* ]]; }
 
-# link_copy_path NAME DIR: where the copy of production's DIR goes. A rename needs one
+# link_copy_path NAME DIR RUN_ID: where the copy of production's DIR goes. A rename needs one
 # filesystem: under workDir when it shares DIR's parent filesystem, else beside DIR.
 link_copy_path() {
-  local name="$1" dir="$2"
+  local name="$1" dir="$2" id="$3"
   if [[ "$(link_fs_dev "${WORK_DIR}")" == "$(link_fs_dev "$(dirname "${dir}")")" ]]; then
     printf '%s/%s\n' "${LINKS_DIR}" "${name}"
   else
-    printf '%s.pitr-%s\n' "${dir}" "$(run_id)"
+    printf '%s.pitr-%s\n' "${dir}" "${id}"
   fi
 }
 
 # link_is_ours PATH: a copy this run may remove (it made it): under workDir/links, or
 # named <dir>.pitr-<this run id>.
 link_is_ours() {
-  path_within "$1" "${LINKS_DIR}" || [[ "$1" == *".pitr-$(run_id)" ]]
+  local id
+  run_id_load id
+  path_within "$1" "${LINKS_DIR}" || [[ "$1" == *".pitr-${id}" ]]
 }
 
 # link_check_dir WHAT DIR: production's DIR can be renamed aside by finalize: it
@@ -82,7 +84,8 @@ link_check_dir() {
 # links_plan: preflight. Records links.tsv from the live server and says where each
 # copy goes. Read-only apart from the state directory.
 links_plan() {
-  local rows oid name location copy odd target tmp
+  local rows oid name location copy odd target tmp id
+  run_id_load id
   tmp="$(links_file).tmp"
   : >"${tmp}"
   odd="$(prod_psql -f - <<'SQL'
@@ -98,13 +101,13 @@ SQL
       continue
     fi
     link_check_dir "tablespace ${name} (oid ${oid})" "${location}"
-    copy="$(link_copy_path "${oid}" "${location}")"
+    copy="$(link_copy_path "${oid}" "${location}" "${id}")"
     printf '%s\t%s\t%s\t%s\n' "${oid}" "${location}" "${copy}" "${name}" >>"${tmp}"
   done <<<"${rows}"
   if [[ -L "${PG_DATA_DIR}/pg_wal" ]]; then
     target="$(readlink -f -- "${PG_DATA_DIR}/pg_wal")"
     link_check_dir "pg_wal (a link to ${target})" "${target}"
-    printf '%s\t%s\t%s\t%s\n' pg_wal "${target}" "$(link_copy_path pg_wal "${target}")" pg_wal >>"${tmp}"
+    printf '%s\t%s\t%s\t%s\n' pg_wal "${target}" "$(link_copy_path pg_wal "${target}" "${id}")" pg_wal >>"${tmp}"
   fi
   mv -f "${tmp}" "$(links_file)"
   links_check_copies_free
@@ -122,13 +125,14 @@ links_check_copies_free() {
 }
 
 links_report() {
-  local name dir copy label count=0
+  local name dir copy label count=0 id
+  run_id_load id
   while IFS=$'\t' read -r name dir copy label; do
     count=$((count + 1))
     if [[ "${name}" == pg_wal ]]; then
-      log_info "pg_wal is a link to ${dir}: the copy's WAL goes to ${copy} (same filesystem); finalize renames ${dir} to ${dir}.pre-pitr-$(run_id) and the copy into its place"
+      log_info "pg_wal is a link to ${dir}: the copy's WAL goes to ${copy} (same filesystem); finalize renames ${dir} to ${dir}.pre-pitr-${id} and the copy into its place"
     else
-      log_info "tablespace ${label} (oid ${name}) at ${dir}: restored into ${copy} (same filesystem); finalize renames ${dir} to ${dir}.pre-pitr-$(run_id) and the copy into its place"
+      log_info "tablespace ${label} (oid ${name}) at ${dir}: restored into ${copy} (same filesystem); finalize renames ${dir} to ${dir}.pre-pitr-${id} and the copy into its place"
     fi
   done < <(links_rows)
   ((count > 0)) || log_info "no tablespace outside the data directory, pg_wal is not a link"
@@ -164,7 +168,8 @@ links_restore() {
       in_backup[${oid}]="${in_backup[${oid}]:-$(readlink -- "${entry}")}"
     elif [[ -d "${entry}" && -n "$(links_row "${oid}")" ]]; then
       # A tarball made with --dereference: the files are in the tree.
-      in_backup[${oid}]="${in_backup[${oid}]:-$(cut -f2 <<<"$(links_row "${oid}")")}"
+      row="$(links_row "${oid}")"
+      in_backup[${oid}]="${in_backup[${oid}]:-$(cut -f2 <<<"${row}")}"
     fi
   done
   links_refuse_created_after "${label}" in_backup
@@ -305,9 +310,10 @@ links_prove() {
 # place: each production directory renamed aside, its copy into its place, the link
 # pointed at the production path. Every step checks the disk first (re-runnable).
 links_swap_in() {
-  local name dir copy label aside link
+  local name dir copy label aside link id
+  run_id_load id
   while IFS=$'\t' read -r name dir copy label; do
-    aside="${dir}.pre-pitr-$(run_id)"
+    aside="${dir}.pre-pitr-${id}"
     if [[ "${name}" == pg_wal ]]; then link="${PG_DATA_DIR}/pg_wal"; else link="${PG_DATA_DIR}/pg_tblspc/${name}"; fi
     if [[ -e "${copy}" ]]; then
       if [[ -e "${dir}" ]]; then
@@ -327,9 +333,10 @@ links_swap_in() {
 
 # links_moved_aside: did finalize rename any production directory aside?
 links_moved_aside() {
-  local name dir copy label
+  local name dir copy label id
+  run_id_load id
   while IFS=$'\t' read -r name dir copy label; do
-    [[ -e "${dir}.pre-pitr-$(run_id)" ]] && return 0
+    [[ -e "${dir}.pre-pitr-${id}" ]] && return 0
   done < <(links_rows)
   return 1
 }
@@ -337,10 +344,11 @@ links_moved_aside() {
 # links_put_back: rollback, production stopped: each directory finalize renamed aside
 # comes back; the recovered one is kept as <dir>.recovered-<run id>.
 links_put_back() {
-  local name dir copy label aside kept
+  local name dir copy label aside kept id
+  run_id_load id
   while IFS=$'\t' read -r name dir copy label; do
-    aside="${dir}.pre-pitr-$(run_id)"
-    kept="${dir}.recovered-$(run_id)"
+    aside="${dir}.pre-pitr-${id}"
+    kept="${dir}.recovered-${id}"
     [[ -e "${aside}" ]] || continue
     if [[ -e "${dir}" ]]; then
       [[ ! -e "${kept}" ]] || fail "${kept} already exists: refusing to overwrite it (it may hold data)" "move it away by hand (mv ${kept} <elsewhere>), then run ${UNDO_CMD} again"

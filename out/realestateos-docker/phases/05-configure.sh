@@ -71,8 +71,9 @@ side_shared_buffers_mib() {
 # sized_settings: postgresql.conf lines for the settings sized on this host (RUNBOOK:
 # "Side instance settings"), each logged with where its value came from.
 sized_settings() {
-  local control name label from_control from_prod value
-  control="$(as_pg_user env LC_ALL=C LANG=C "$(pg_bin pg_controldata)" -D "${SIDE_DATA_DIR}" 2>/dev/null || true)"
+  local control name label from_control from_prod value pg_controldata
+  pg_program pg_controldata pg_controldata
+  control="$(as_pg_user env LC_ALL=C LANG=C "${pg_controldata}" -D "${SIDE_DATA_DIR}" 2>/dev/null || true)"
   [[ -n "${control}" ]] || log_warn "pg_controldata could not read ${SIDE_DATA_DIR}: the max_* settings follow production's current values only"
   value="$(side_shared_buffers_mib)"
   log_info "side instance: shared_buffers = ${value}MB (production: $(prod_setting shared_buffers) blocks; the smallest of production's, 1/8 of available memory and 1 GiB)" >&2

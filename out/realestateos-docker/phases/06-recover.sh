@@ -29,7 +29,7 @@ source "${SCRIPT_DIR}/../lib/disk.sh"
 
 start_side() {
   local pg_ctl
-  pg_ctl="$(pg_bin pg_ctl)"
+  pg_program pg_ctl pg_ctl
   if side_is_running; then
     log_info "side instance already running (started by an earlier attempt); following its replay"
     return 0
@@ -49,7 +49,9 @@ start_side() {
       start_side
       return 0
     fi
-    diagnose_log "${SIDE_LOG_FILE}" "$(state_get side-log-offset)"
+    local offset
+    state_load offset side-log-offset
+    diagnose_log "${SIDE_LOG_FILE}" "${offset}"
     fail "the side instance did not start (diagnosis above; its log is ${SIDE_LOG_FILE}). Production's data directory is unchanged." "${DIAGNOSIS_NEXT}"
   }
 }
@@ -89,7 +91,7 @@ raise_setting_from_log() {
     *) return 1 ;;
   esac
   raises=0
-  if state_has setting-raises; then raises="$(state_get setting-raises)"; fi
+  if state_has setting-raises; then state_load raises setting-raises; fi
   if ((raises >= SETTING_RAISES_MAX)); then
     log_fail "the side instance was restarted ${raises} times for settings lower than the primary's; giving up"
     return 1
@@ -98,7 +100,9 @@ raise_setting_from_log() {
   log_warn "replay needs ${name} = ${theirs} (the side instance had ${ours}): the primary raised it after the backup was taken (server log: ${line}); raising it and starting the side instance again"
   # Only the server: the WAL stager (if any) keeps staging for the next start.
   if side_is_running; then
-    run_logged as_pg_user "$(pg_bin pg_ctl)" -D "${SIDE_DATA_DIR}" -m fast -w -t "${START_TIMEOUT_SECONDS}" stop
+    local pg_ctl
+    pg_program pg_ctl pg_ctl
+    run_logged as_pg_user "${pg_ctl}" -D "${SIDE_DATA_DIR}" -m fast -w -t "${START_TIMEOUT_SECONDS}" stop
   fi
   auto_conf="${SIDE_DATA_DIR}/postgresql.auto.conf"
   # Only inside our block: every other line of the copy's configuration stays as it was.
@@ -229,7 +233,7 @@ report_staging() {
 wait_for_pause() {
   local status in_recovery pause lsn replayed line errors=0 delay now last_answer last_move last_lsn="" error_text
   load_replay_span
-  PSQL_BIN="$(pg_bin psql)"
+  pg_program PSQL_BIN psql
   now_micros last_answer
   last_move="${last_answer}"
   while true; do

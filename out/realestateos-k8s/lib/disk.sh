@@ -43,14 +43,14 @@ disk_df() {
 
 # disk_reserve_bytes PATH: the reserve on PATH's filesystem.
 disk_reserve_bytes() {
-  local size wal=0 share
+  local size wal=0 share max_wal
   size="$(disk_df size "$1")"
   case "${DISK_RESERVE_KIND}" in
     percent) printf '%s\n' "$((size * DISK_RESERVE_VALUE / 10000))" ;;
     bytes) printf '%s\n' "${DISK_RESERVE_VALUE}" ;;
     *)
       share=$((size * 5 / 100))
-      if state_has max-wal-bytes; then wal=$((2 * $(state_get max-wal-bytes))); fi
+      if state_has max-wal-bytes; then state_load max_wal max-wal-bytes; wal=$((2 * max_wal)); fi
       printf '%s\n' "$((share > wal ? share : wal))"
       ;;
   esac
@@ -77,16 +77,16 @@ disk_manifest_bytes() {
 # disk_plan: preflight. What the run writes on each filesystem, against its free space
 # and reserve; refuses before anything is written. Records disk-watch.tsv for fetch.
 disk_plan() {
-  local cluster manifest base segments wal_bytes side_wal name copy label size dev
+  local cluster manifest base segments wal_bytes side_wal name copy label size dev seg_size
   local -A need=() path_of=() what=()
   state_set max-wal-bytes "$(prod_psql -c "SELECT pg_size_bytes(current_setting('max_wal_size'))")"
-  cluster="$(state_get cluster-bytes)"
+  state_load cluster cluster-bytes
   manifest="$(disk_manifest_bytes)"
   base=$((manifest > cluster ? manifest : cluster))
   segments="$(grep -cE '^[0-9A-F]{24}$' "$(state_file wal-needed.txt)" || true)"
   wal_bytes=0
-  if [[ "${WAL_STAGED}" == true ]]; then wal_bytes=$((segments * $(state_get wal-seg-size))); fi
-  side_wal="$(state_get max-wal-bytes)"
+  if [[ "${WAL_STAGED}" == true ]]; then state_load seg_size wal-seg-size; wal_bytes=$((segments * seg_size)); fi
+  state_load side_wal max-wal-bytes
   dev="$(stat -c %d -- "$(disk_existing "${WORK_DIR}")")"
   path_of[${dev}]="${WORK_DIR}"
   what[${dev}]="workDir"

@@ -62,7 +62,7 @@ check_program_versions() {
   if [[ "${SAFETY_PG_DUMP}" == true ]]; then required+=(pg_dump pg_restore); fi
   if [[ "${TARGET_KIND}" == time && "${PINNED}" != true ]]; then required+=(pg_waldump); fi
   for tool in "${required[@]}" psql; do
-    path="$(pg_bin "${tool}")"
+    pg_program path "${tool}"
     major="$(program_major "${path}")" || major=""
     [[ "${major}" != "${PG_VERSION}" ]] || continue
     if [[ "${tool}" == psql ]]; then
@@ -103,7 +103,7 @@ program_role() {
 check_verifybackup_version() {
   grep -q '/backup_manifest$' "$(state_file backup-objects.txt)" || return 0
   local path major
-  path="$(pg_bin pg_verifybackup)"
+  pg_program path pg_verifybackup
   major="$(program_major "${path}")" || major=""
   [[ "${major}" == "${PG_VERSION}" ]] ||
     fail "pg_verifybackup (${path}) is $(major_words "${major}"), the server is PostgreSQL ${PG_VERSION}: $(program_role pg_verifybackup). Nothing was changed." \
