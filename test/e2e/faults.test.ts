@@ -518,7 +518,9 @@ describe('fault matrix before finalize: production untouched, services restored'
     const calls = standIns.readCalls().length;
 
     // Hold the side instance's start; meanwhile the segment goes from staging and archive.
-    const gate = blockers.block('runuser', [`-l ${v.workDir}/side-instance.log `, ' start ']);
+    // 06-recover runs pg_ctl from workDir with a relative log path (env -C: pg_ctl's
+    // shell must never see workDir).
+    const gate = blockers.block('runuser', [` -C ${v.workDir} `, ' -l side-instance.log ', ' start ']);
     const running = v.script('run.sh', ['--yes']);
     await gate.reached();
     const keptAside = join(root, `lost-${segment}`);

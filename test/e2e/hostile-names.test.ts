@@ -51,7 +51,7 @@ const SENTINEL = '/tmp/pitr-e2e-hostile-names-pwned';
  * cannot start the side instance yet. pg_verifybackup (04-fetch) passed with
  * `w "q" $x \`id\` 's` before 06 stopped it.
  */
-const WORK = `w 'q' s`;
+const WORK = `w 'q' $x \`id\` s`;
 const SAFETY = `s $HOME "q" \`id\``;
 
 describe('hostile database, table and column names, end to end', () => {

@@ -14,6 +14,8 @@
 //   confirmation before finalize (on a terminal): a wrong answer stops with production
 //   unchanged (checksums), the right one goes on.
 // - drill.sh with a workDir that holds %, ' and a space.
+// - a writer outside the runtime block after the services stopped: finalize names the
+//   table and the client and goes on only after LEAVE-WRITES is typed.
 
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -30,11 +32,17 @@ import {
   createHarnessRoot,
   freePort,
   installStandIns,
+  killProcessGroup,
+  PG_BIN,
   productionFingerprint,
+  psqlAt,
   quiesce,
   run,
   shellQuote,
+  startDetached,
   startPrimary,
+  waitFor,
+  type DetachedRun,
   type Primary,
   type RunResult,
   type Scenario,
@@ -92,6 +100,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
   const argvSamples = new Set<string>();
   let sampler: NodeJS.Timeout | undefined;
   let samples = 0;
+  let rogueWriter: DetachedRun | undefined;
   const server = () => ({ socketDir: primary.socketDir, port: primary.port });
   const fingerprint = () => productionFingerprint({ server: server(), dataDir: primary.dataDir, db: scenario.db });
 
@@ -166,6 +175,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
 
   afterAll(async () => {
     if (sampler) clearInterval(sampler);
+    if (rogueWriter) await killProcessGroup(rogueWriter);
     health?.server.close();
     slack?.server.close();
     await cleanupHarnessRoot(root);
@@ -226,9 +236,38 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
     expect(notices().at(-1)).toContain('PITR failed in phase 08-finalize');
   }, 900_000);
 
+  it('a writer outside the runtime block after the services stopped: finalize names the table and the client, and stops unless LEAVE-WRITES is typed', async () => {
+    // A client the k8s block does not cover (another host's cron job): it writes to the
+    // plan's database after phase 02 and stays connected.
+    const writer = startDetached('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'psql'), '-X', '-q', '-h', primary.socketDir, '-p', String(primary.port), '-d', scenario.db,
+      '-c', "INSERT INTO events (account_id) SELECT 1 FROM generate_series(1, 3)", '-c', 'SELECT pg_sleep(900)'], { env: { ...env, PGAPPNAME: 'rogue-writer' } });
+    rogueWriter = writer;
+    await waitFor(async () => (await psqlAt({ ...server(), db: scenario.db, sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rogue-writer' AND query LIKE '%pg_sleep%'" })) === '1', { timeoutMs: 60_000, description: 'the rogue writer' });
+    const before = await fingerprint();
+    const pidBefore = await primary.postmasterPid();
+    const result = await onTerminal([], 'no\n');
+    expect(result.code, result.stdout.slice(-4000)).not.toBe(0);
+    expect(result.stdout).toContain('production was written to after the services stopped');
+    expect(result.stdout).toContain(`${scenario.db}.public.events: 3 rows inserted, updated or deleted`);
+    expect(result.stdout).toMatch(/\| rogue-writer \| local socket \| connected [^|]+\| active \| SELECT pg_sleep\(900\)/);
+    expect(result.stdout).toContain(`stay only in ${primary.dataDir}.pre-pitr-`);
+    expect(result.stdout).toContain('Type LEAVE-WRITES to continue:');
+    expect(result.stdout).toContain("not confirmed (typed 'no'); nothing was changed by this step");
+    // Asked before the plan name: nothing was promoted, production untouched.
+    expect(result.stdout).not.toContain(`Type ${PLAN} to continue:`);
+    expect(await primary.postmasterPid()).toBe(pidBefore);
+    expect(await fingerprint()).toEqual(before);
+    expect(standIns.readCalls().filter((c) => c[0] === 'systemctl')).toEqual([]);
+  }, 900_000);
+
   it('the right answer goes on; a 500 from verify.http fails after the restart, a 200 on resume finishes', async () => {
     healthStatus = 500;
-    const failed = await onTerminal([], `${PLAN}\n`);
+    // LEAVE-WRITES for the writer of the test above (its rows stay in the renamed-aside
+    // directory), then the plan name.
+    const failed = await onTerminal([], `LEAVE-WRITES\n${PLAN}\n`);
+    expect(failed.stdout).toContain('confirmed by operator: Replace production anyway?');
+    // Confirmed once: the check just before production stops finds nothing new.
+    expect(failed.stdout).toContain('no write on production since the services stopped (just before production stops)');
     expect(failed.code, failed.stdout.slice(-4000)).not.toBe(0);
     expect(failed.stdout).toContain('confirmed by operator');
     expect(failed.stdout).toMatch(new RegExp(`check failed: GET http://127\\.0\\.0\\.1:${health.port}/health → 500, expected 200`));
@@ -282,7 +321,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
   it('notify.slack: start, failure and finish notices; the URL and secrets on no argv, in no log or file', () => {
     const texts = notices();
     expect(texts.filter((t) => t.includes('PITR started'))).toHaveLength(1);
-    expect(texts.filter((t) => t.includes('PITR failed in phase 08-finalize'))).toHaveLength(2);
+    expect(texts.filter((t) => t.includes('PITR failed in phase 08-finalize'))).toHaveLength(3);
     expect(texts.filter((t) => t.includes('PITR finished'))).toHaveLength(1);
     for (const r of slack.received) expect(r.path).toBe(`/services/${WEBHOOK_SECRET}`);
     // /proc was sampled every 25 ms during every run above.

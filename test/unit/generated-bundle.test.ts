@@ -139,7 +139,7 @@ describe.each(EXAMPLE_PLANS)('out/%s', (name) => {
       const text = bytes.toString('utf8');
       expect({ path, shebang: text.startsWith('#!/usr/bin/env bash\n') }).toEqual({ path, shebang: true });
       // Libraries are sourced: they inherit the caller's options (each says so).
-      const sourced = ['lib/common.sh', 'lib/archive.sh', 'lib/staging.sh', 'lib/disk.sh', 'lib/tablespaces.sh'];
+      const sourced = ['lib/common.sh', 'lib/archive.sh', 'lib/staging.sh', 'lib/disk.sh', 'lib/tablespaces.sh', 'lib/writes.sh'];
       if (sourced.includes(path)) {
         expect({ path, saysSourced: /Sourced[^\n]*never run/.test(text.split('\n').slice(0, 30).join('\n')) }).toEqual({ path, saysSourced: true });
       } else {

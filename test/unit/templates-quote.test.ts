@@ -668,7 +668,7 @@ describe('RUNBOOK.md code spans', () => {
     const doc = exampleDoc();
     doc.verify.queries = [{ name: 'no ``rows`` *after* [link](http://x)', sql: 'SELECT 0', expect: '0' }];
     const files = compilePlan(validated(doc), loadTemplates(TEMPLATES_DIR), compilerVersion());
-    const line = (files.get('RUNBOOK.md') ?? '').split('\n').find((l) => l.startsWith('- ') && l.includes('rows'));
+    const line = (files.get('RUNBOOK.md') ?? '').split('\n').find((l) => l.startsWith('- ') && l.includes('``rows``'));
     expect(line).toBeDefined();
     expect(wholeCodeSpan((line as string).slice(2))).toBe('no ``rows`` *after* [link](http://x): expects "0"');
   });

@@ -633,10 +633,16 @@ as_pg_user() {
 
 # Connection details go through the environment, not argv: a database name containing
 # '=' would otherwise be read as a connection string.
-prod_psql() {
-  local psql_bin
+prod_psql() { prod_psql_in "${PG_DATABASE}" "$@"; }
+
+# prod_psql_in DB ARGS...: psql on production's database DB. The name goes through
+# PGDATABASE, which libpq never reads as a connection string (psql -d would: a
+# database named "a=b" is a conninfo there).
+prod_psql_in() {
+  local psql_bin db="$1"
+  shift
   pg_program psql_bin psql
-  as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${PG_DATABASE}" \
+  as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${db}" \
     PGAPPNAME=pitr-plan "${psql_bin}" -X -q -A -t -v ON_ERROR_STOP=1 "$@"
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Phase 08 — finalize. The one phase that replaces production, after a typed
-# confirmation: promote the side instance (new timeline), stop it, remove the recovery
+# confirmation (and a second one if production was written to after the services
+# stopped: lib/writes.sh): promote the side instance (new timeline), stop it, remove the recovery
 # block from its postgresql.auto.conf, stop production, RENAME production's data
 # directory aside to <dataDir>.pre-pitr-<run id> (never deleted), move the recovered
 # directory into its place, start production, restart the services at their recorded
@@ -19,6 +20,8 @@ source "${SCRIPT_DIR}/../lib/common.sh"
 source "${SCRIPT_DIR}/../lib/archive.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/tablespaces.sh
 source "${SCRIPT_DIR}/../lib/tablespaces.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/writes.sh
+source "${SCRIPT_DIR}/../lib/writes.sh"
 
 step_done() { state_has "finalize-$1"; }
 record_step() { state_set "finalize-$1" "$(timestamp)"; }
@@ -298,6 +301,9 @@ main() {
   local done_steps
   done_steps="$(cd "${STATE_DIR}/values" && find . -maxdepth 1 -name 'finalize-*' -printf '%f ' | sed 's/finalize-//g')"
   if [[ -n "${done_steps}" ]]; then log_info "finalize resumes; steps already done: ${done_steps}"; fi
+  # Writes after the services stopped would stay behind in ${ASIDE_DIR}: shown before
+  # the confirmation, and checked again at the last moment before production stops.
+  if ! step_done production-stopped; then writes_check "before the confirmation" "${ASIDE_DIR}"; fi
   if ! step_done confirmed; then
     confirm_typed "${PLAN_NAME}" "Replace production (${PG_DATA_DIR}) with the data recovered to ${TARGET_KIND} ${TARGET_VALUE}? The current data directory is kept as ${ASIDE_DIR}."
     record_step confirmed
@@ -305,6 +311,7 @@ main() {
   promote_side
   check_timeline_unused
   stop_side_and_clean
+  if ! step_done production-stopped; then writes_check "just before production stops" "${ASIDE_DIR}"; fi
   stop_production
   move_production_aside
   move_recovered_in
