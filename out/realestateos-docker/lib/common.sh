@@ -653,6 +653,21 @@ side_psql() {
     PGAPPNAME=pitr-plan "${psql_bin}" -X -q -A -t -v ON_ERROR_STOP=1 "$@"
 }
 
+# connected_clients [DB]: production's client connections other than this script's (of
+# DB only, when given), one line each: pid | database | user | application | client |
+# since | state | query. Names and queries are kept on one line.
+connected_clients() {
+  prod_psql -F ' | ' -v db="${1:-}" -f - <<'SQL'
+SELECT pid, datname, usename, coalesce(nullif(application_name, ''), '-'), coalesce(host(client_addr), 'local socket'),
+       'connected ' || to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), state,
+       translate(left(query, 80), E'\t\n\r', '   ')
+FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND (:'db' = '' OR datname = :'db')
+ORDER BY backend_start;
+SQL
+}
+readonly CONNECTED_CLIENTS_COLUMNS='pid | database | user | application | client | since | state | query'
+
 # The program is looked up before stderr is silenced: a missing psql must stop the
 # script with its message, not read as "the server is down".
 prod_is_up() {

@@ -113,17 +113,9 @@ writes_show() {
   done <<<"${report}"
   IFS=$'\t' read -r kind xids analyses wal < <(grep '^summary' <<<"${report}")
   log_warn "  transaction ids consumed: ${xids} (ANALYZE runs: ${analyses}); WAL written: $((wal / 1024)) KiB"
-  clients="$(prod_psql -F ' | ' -f - <<'SQL'
-SELECT pid, datname, usename, coalesce(nullif(application_name, ''), '-'), coalesce(host(client_addr), 'local socket'),
-       'connected ' || to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), state,
-       translate(left(query, 80), E'\t\n\r', '   ')
-FROM pg_stat_activity
-WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-ORDER BY backend_start;
-SQL
-)"
+  clients="$(connected_clients)"
   if [[ -n "${clients}" ]]; then
-    log_warn "connected to production now (pid | database | user | application | client | since | state | query):"
+    log_warn "connected to production now (${CONNECTED_CLIENTS_COLUMNS}):"
     while IFS= read -r line; do log_warn "  ${line}"; done <<<"${clients}"
   else
     log_warn "no client is connected to production now: the writer has disconnected"

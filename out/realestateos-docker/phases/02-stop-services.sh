@@ -52,13 +52,14 @@ SQL
 no_clients() { [[ "$(client_count)" == 0 ]]; }
 
 wait_for_drain() {
+  local clients
+  clients="$(client_count)"
+  if ((clients > 0)); then log_info "waiting up to ${DRAIN_TIMEOUT_SECONDS}s until no client is connected to ${PG_DATABASE} (${clients} now)"; fi
   if wait_until "${DRAIN_TIMEOUT_SECONDS}" "no client connections left on ${PG_DATABASE}" no_clients; then return 0; fi
-  log_fail "clients still connected to ${PG_DATABASE} after ${DRAIN_TIMEOUT_SECONDS}s:"
-  prod_psql -F ' | ' -v db="${PG_DATABASE}" -f - >&2 <<'SQL'
-SELECT pid, usename, application_name, client_addr, state, left(query, 60)
-FROM pg_stat_activity
-WHERE datname = :'db' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
-SQL
+  local clients line
+  clients="$(connected_clients "${PG_DATABASE}")"
+  log_fail "clients still connected to ${PG_DATABASE} after ${DRAIN_TIMEOUT_SECONDS}s (${CONNECTED_CLIENTS_COLUMNS}):"
+  while IFS= read -r line; do log_fail "  ${line}"; done <<<"${clients}"
   fail "writers may still be connected: recovering now could lose what they write next" "stop those clients (or SELECT pg_terminate_backend(pid) for each), then resume with ${RESUME_CMD}; or restart the services as they were with ${UNDO_CMD}"
 }
 

@@ -56,11 +56,14 @@ readonly CUT_SHORT_MESSAGES='unexpected end of (file|input)|incomplete deflate d
 extract() {
   local key="$1" dir="$2" attempt=1 attempts=3 delay=5 errors line last verdict
   local -a statuses
-  log_info "extracting $(archive_describe "${key}") into ${dir}"
+  local compression
+  compression="$(tar_compression "${key}")" ||
+    fail "$(archive_describe "${key}") is not a tar, .tar.gz, .tar.zst or .tar.lz4 object" "undo with ${UNDO_CMD}; then choose another backup (source.backup) and recompile the plan"
+  log_info "extracting $(archive_describe "${key}") into ${dir} (${compression}, read with $(tar_decompressor "${compression}"))"
   errors="$(mktemp -d "${STATE_DIR}/extract-errors.XXXXXX")"
   while true; do
     statuses=(0 0 0)
-    archive_stream_checked "${key}" "${errors}/checked" 2>"${errors}/download" | tar_decompress "$(tar_compression "${key}")" 2>"${errors}/gzip" | untar_all "${dir}" 2>"${errors}/tar" ||
+    archive_stream_checked "${key}" "${errors}/checked" 2>"${errors}/download" | tar_decompress "${compression}" 2>"${errors}/gzip" | untar_all "${dir}" 2>"${errors}/tar" ||
       statuses=("${PIPESTATUS[@]}")
     if [[ "${statuses[*]}" == "0 0 0" ]]; then break; fi
     cat "${errors}/download" "${errors}/gzip" "${errors}/tar" | while IFS= read -r line; do

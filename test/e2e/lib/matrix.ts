@@ -29,7 +29,7 @@ import { type BaseBackupLayout, type TakeBaseBackupOptions } from './archive.js'
 import { cleanEnv, freePort, run, type RunResult } from './exec.js';
 import { quiesce, relationManifest } from './manifest.js';
 import { binDirFor, useMajor, type Major } from './majors.js';
-import { startPrimary, type Primary } from './postgres.js';
+import { appendPostgresConf, psqlAt, startPrimary, type Primary } from './postgres.js';
 import { cleanupHarnessRoot, createHarnessRoot } from './root.js';
 import { buildIncidentScenario, captureAppState, type Scenario } from './scenario.js';
 
@@ -46,6 +46,8 @@ export interface MajorCase {
   pgDump: boolean;
   /** What the test file says about its binaries, repeated in the describe title. */
   title: string;
+  /** Settings production runs with from the start (in every base backup's postgresql.conf). */
+  productionSettings?: (root: string) => Record<string, string>;
 }
 
 export interface MatrixContext {
@@ -79,6 +81,10 @@ function targetBlock(kind: MatrixTarget, scenario: Scenario): Record<string, unk
 export async function setUpMajor(c: MajorCase, root: string): Promise<MatrixContext> {
   await useMajor(c.major);
   const primary = await startPrimary({ root, timezone: 'Asia/Tokyo', major: c.major });
+  if (c.productionSettings) {
+    await appendPostgresConf(join(primary.dataDir, 'postgresql.conf'), c.productionSettings(root));
+    await psqlAt({ socketDir: primary.socketDir, port: primary.port, sql: 'SELECT pg_reload_conf()' });
+  }
   const scenario = await buildIncidentScenario(primary, { layout: c.layout, backup: c.backup, backupsBeforeB1: c.backupsBeforeB1 });
   const binDir = await binDirFor(c.major, root);
   const planDir = join(root, 'plans');
