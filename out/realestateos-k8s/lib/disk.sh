@@ -8,7 +8,8 @@
 #              uncompressed: the larger of the live cluster and the backup's manifest;
 #              the staged WAL; the side instance's pg_wal) and refuses a run whose
 #              estimate would cross the reserve; records the filesystems to watch
-#   fetch      a watcher checks every filesystem five times a second while the phase writes;
+#   safety dump, fetch, recover
+#              a watcher checks every filesystem five times a second while the phase writes;
 #              crossing the reserve stops every writer of the phase (and the WAL
 #              stager), removes what fetch wrote and fails saying so
 #
@@ -108,6 +109,14 @@ SQL
   done < <(links_rows)
   dev="$(stat -c %d -- "$(disk_existing "${WORK_DIR}")")"
   need[${dev}]=$((need[${dev}] + side_wal))
+  # The safety dump (phase 03): at most the database's tables as they are on disk (a -Fc
+  # dump is compressed and holds no index), wherever safetyBackup.dir lies.
+  if [[ "${SAFETY_PG_DUMP}" == true ]]; then
+    size="$(prod_psql -c "SELECT coalesce(sum(pg_table_size(oid)), 0)::bigint FROM pg_class WHERE relkind IN ('r', 'm')")"
+    dev="$(stat -c %d -- "$(disk_existing "${SAFETY_DIR}")")"
+    if [[ -z "${path_of[${dev}]:-}" ]]; then path_of[${dev}]="${SAFETY_DIR}" what[${dev}]="safety dump" need[${dev}]=0; fi
+    need[${dev}]=$((need[${dev}] + size))
+  fi
   : >"$(disk_watch_file).tmp"
   local avail reserve nice_need nice_avail nice_reserve failed=0
   for dev in "${!path_of[@]}"; do
@@ -121,7 +130,7 @@ SQL
       log_fail "disk: ${what[${dev}]} (${path_of[${dev}]}): about ${nice_need} to write, ${nice_avail} free, reserve for production ${nice_reserve}"
       failed=$((failed + 1))
     else
-      log_info "disk: ${what[${dev}]} (${path_of[${dev}]}): about ${nice_need} to write (base backup uncompressed, staged WAL, the side instance's pg_wal), ${nice_avail} free; production keeps its reserve of ${nice_reserve} (${DISK_RESERVE_TEXT})"
+      log_info "disk: ${what[${dev}]} (${path_of[${dev}]}): about ${nice_need} to write (base backup uncompressed, staged WAL, the side instance's pg_wal, the safety dump: what lies on this filesystem), ${nice_avail} free; production keeps its reserve of ${nice_reserve} (${DISK_RESERVE_TEXT})"
     fi
   done
   mv -f "$(disk_watch_file).tmp" "$(disk_watch_file)"
@@ -210,7 +219,14 @@ disk_reserve_crossed() {
   now="$(disk_df avail "${path}")"
   format_bytes nice_now "${now}"
   fail "${PHASE_NAME} stopped at the disk reserve and removed what it wrote (${nice_now} free again on ${path}'s filesystem). Production's files were not touched and it kept its reserve." \
-    "free space on that filesystem (or give workDir a filesystem with room, on the data directory's), then resume with ${RESUME_CMD} (fetch starts over); or undo with ${UNDO_CMD}"
+    "free space on that filesystem (or give workDir a filesystem with room, on the data directory's), then resume with ${RESUME_CMD} (${PHASE_NAME} starts over); or undo with ${UNDO_CMD}"
+}
+
+# disk_dump_cleanup: the unfinished safety dump (phase 03 sets DISK_DUMP_PART).
+DISK_DUMP_PART=""
+disk_dump_cleanup() {
+  if [[ -n "${DISK_DUMP_PART}" ]]; then run_logged rm -f -- "${DISK_DUMP_PART}"; fi
+  log_info "removed what ${PHASE_NAME} wrote: the unfinished dump ${DISK_DUMP_PART}"
 }
 
 # disk_fetch_cleanup: what fetch wrote in workDir (and the tablespace copies), so that

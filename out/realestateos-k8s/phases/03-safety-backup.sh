@@ -11,6 +11,14 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "${SCRIPT_DIR}/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/archive.sh
+source "${SCRIPT_DIR}/../lib/archive.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/staging.sh
+source "${SCRIPT_DIR}/../lib/staging.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/tablespaces.sh
+source "${SCRIPT_DIR}/../lib/tablespaces.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/disk.sh
+source "${SCRIPT_DIR}/../lib/disk.sh"
 
 main() {
   phase_begin 03-safety-backup "$@"
@@ -35,8 +43,13 @@ main() {
   else
     # Written by this shell (umask 077, and chmod to be sure): the dump and its checksum are
     # 0600 and owned by the operator; they hold every row of the database.
+    # The disk reserve is watched while pg_dump writes (safetyBackup.dir may share a
+    # filesystem with production).
+    DISK_DUMP_PART="${dump}.part"
+    disk_watch_begin disk_dump_cleanup
     run_logged as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${PG_DATABASE}" \
       "${pg_dump}" -Fc >"${dump}.part"
+    disk_watch_end
     chmod 0600 "${dump}.part"
     mv -f "${dump}.part" "${dump}"
     (cd "${SAFETY_DIR}" && sha256sum "$(basename "${dump}")") >"${dump}.sha256.part"
