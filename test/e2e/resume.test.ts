@@ -162,9 +162,15 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
   };
 
   /** A recovered server on timeline 2 archived into the primary's archive: forget it. */
+  // Each case starts from the same archive: the timelines a finalized run added go, from
+  // production's archive and from the plan's copy (finalize stores the new timeline's
+  // history file there itself when production's archiver does not: issue 13). Left in
+  // the plan's archive, 'latest' would follow timeline 2, which holds no commit after
+  // the target.
   const forgetRecoveredTimelines = () => {
-    const walDir = join(primary.archiveDir, 'wal');
-    for (const name of readdirSync(walDir)) if (!name.startsWith('00000001')) rmSync(join(walDir, name));
+    for (const walDir of [join(primary.archiveDir, 'wal'), join(archiveDir, 'wal')]) {
+      for (const name of readdirSync(walDir)) if (!name.startsWith('00000001')) rmSync(join(walDir, name));
+    }
   };
 
   /** rollback.sh run again: nothing to do, says so, exits 0, calls nothing. */
