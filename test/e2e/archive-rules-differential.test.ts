@@ -47,6 +47,8 @@ beforeAll(async () => {
   writeFileSync(
     join(fakeBin, 'pg_waldump'),
     '#!/bin/sh\n# stand-in: a generated segment holds the pg_waldump output for it\n' +
+      // resolve checks the major first (pg_waldump reads only its own major's WAL).
+      'case "$1" in --version | -V) echo "pg_waldump (PostgreSQL) 15.18"; exit 0 ;; esac\n' +
       'for a; do case "$a" in --path=*) d="${a#--path=}" ;; -*) ;; *) n="$a" ;; esac; done\ncat "$d/$n"\n',
   );
   chmodSync(join(fakeBin, 'pg_waldump'), 0o755);
@@ -128,7 +130,8 @@ grep -E '^[0-9A-F]{24}$' "$(state_file wal-needed.txt)" | sed 's/^/WAL\\t/'
 async function bashAnswer(yamlText: string, bundleDir: string): Promise<Answer> {
   const plan = loadAndValidate('differential.yaml', yamlText);
   const files = compilePlan(plan, templates, '0.0.0-test');
-  for (const path of ['lib/common.sh', 'lib/archive.sh', 'phases/00-preflight.sh']) {
+  // Every library (preflight sources what it needs: tablespaces, disk, ...).
+  for (const path of [...files.keys()].filter((p) => p.startsWith('lib/') || p === 'phases/00-preflight.sh')) {
     mkdirSync(dirname(join(bundleDir, path)), { recursive: true });
     writeFileSync(join(bundleDir, path), files.get(path)!);
   }
