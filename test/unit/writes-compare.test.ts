@@ -36,7 +36,11 @@ const BASELINE = [
 
 /** writes_compare BASELINE NOW, then writes_found's verdict. */
 function compare(now: string[]) {
-  writeFileSync(join(dir, 'before.tsv'), `${BASELINE.join('\n')}\n`);
+  return compareFrom(BASELINE, now);
+}
+
+function compareFrom(before: string[], now: string[]) {
+  writeFileSync(join(dir, 'before.tsv'), `${before.join('\n')}\n`);
   writeFileSync(join(dir, 'now.tsv'), `${now.join('\n')}\n`);
   const result = spawnSync('/bin/bash', ['-c', `set -Eeuo pipefail
 source lib/common.sh
@@ -87,6 +91,17 @@ describe('writes_compare and writes_found (lib/writes.sh)', () => {
   it('no table changed but transaction ids consumed beyond the ANALYZE runs (DDL, a sequence): written', () => {
     const now = BASELINE.map((row) => row.replace('xid\t1000', 'xid\t1005').replace('analyses\t10', 'analyses\t12'));
     expect(compare(now)).toEqual(['summary\t5\t2\t0', 'verdict=written']);
+  });
+
+  it('a database unreadable now (its connection failed): its tables are not reported dropped, the others still compared', () => {
+    const now = [...BASELINE.filter((row) => !row.includes('other db')).filter((row, i, all) => !(row === 'analyses\t4' && i === all.length - 1)), 'unreadable\t16385\tother db']
+      .map((row) => row.replace('16400\t7\t', '16400\t9\t'));
+    expect(compare(now)).toEqual(['summary\t0\t-4\t0', 'table\tapp.public.accounts\t2 rows inserted, updated or deleted', 'verdict=written']);
+  });
+
+  it('a database unreadable in phase 02 and readable now: its tables are not reported created', () => {
+    const before = BASELINE.filter((row) => !row.includes('other db'));
+    expect(compareFrom([...before.slice(0, -1), 'unreadable\t16385\tother db'], BASELINE)).toEqual(['summary\t0\t4\t0', 'verdict=clean']);
   });
 
   it('statistics reset (counters went down): writes cannot be ruled out', () => {

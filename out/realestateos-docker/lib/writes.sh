@@ -38,11 +38,13 @@ writes_accepted_file() { state_file writes-accepted.tsv; }
 #   wal TAB the WAL insert position in bytes
 #   analyses TAB ANALYZE runs of one database's tables (one row per database)
 #   table TAB database oid TAB relid TAB relfilenode TAB rows changed TAB db.schema.table
+#   unreadable TAB database oid TAB db (a database this script could not read: warned,
+#     and its tables are left out of the comparison rather than blocking the recovery)
 writes_snapshot() {
-  local out="$1" db
+  local out="$1" entry oid db
   local -a databases=()
-  # NUL-separated: a database name may hold any character but NUL.
-  prod_psql -0 -c 'SELECT datname FROM pg_database WHERE datallowconn ORDER BY oid' >"${out}.databases"
+  # NUL-separated "oid TAB name": a database name may hold any character but NUL.
+  prod_psql -0 -c "SELECT oid::text || E'\t' || datname FROM pg_database WHERE datallowconn ORDER BY oid" >"${out}.databases"
   mapfile -d '' -t databases <"${out}.databases"
   {
     prod_psql -F $'\t' -f - <<'SQL'
@@ -50,8 +52,10 @@ SELECT 'xid', pg_snapshot_xmax(pg_current_snapshot())::text
 UNION ALL
 SELECT 'wal', pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint::text;
 SQL
-    for db in "${databases[@]}"; do
-      prod_psql_in "${db}" -F $'\t' -f - <<'SQL'
+    for entry in "${databases[@]}"; do
+      oid="${entry%%$'\t'*}"
+      db="${entry#*$'\t'}"
+      if ! prod_psql_in "${db}" -F $'\t' -f - <<'SQL'
 SELECT 'analyses', coalesce(sum(autoanalyze_count + analyze_count), 0)::bigint FROM pg_stat_all_tables;
 SELECT 'table', d.oid, s.relid, c.relfilenode, s.n_tup_ins + s.n_tup_upd + s.n_tup_del,
        translate(format('%s.%I.%I', current_database(), s.schemaname, s.relname), E'\t\n\r', '   ')
@@ -62,6 +66,10 @@ WHERE s.relid = 'pg_catalog.pg_largeobject'::regclass
    OR (s.schemaname NOT IN ('pg_catalog', 'information_schema') AND s.schemaname !~ '^pg_(toast|temp_)')
 ORDER BY s.relid;
 SQL
+      then
+        log_warn "cannot read the write counters of database ${db} (its connection or query failed, above): writes there are not checked"
+        printf 'unreadable\t%s\t%s\n' "${oid}" "${db//[$'\t\n\r']/ }"
+      fi
     done
   } >"${out}.tmp"
   rm -f "${out}.databases"
@@ -74,13 +82,16 @@ SQL
 writes_compare() {
   awk -F'\t' '
     FNR == NR {
-      if ($1 == "table") { key = $2 SUBSEP $3; fn[key] = $4; rows[key] = $5; name[key] = $6 }
+      if ($1 == "table") { key = $2 SUBSEP $3; fn[key] = $4; rows[key] = $5; name[key] = $6; db[key] = $2 }
       else if ($1 == "analyses") before_analyses += $2
+      else if ($1 == "unreadable") unread_before[$2] = 1
       else before[$1] = $2
       next
     }
+    $1 == "unreadable" { unread_now[$2] = 1; next }
     $1 == "table" {
       key = $2 SUBSEP $3; seen[key] = 1
+      if ($2 in unread_before) next
       if (!(key in fn)) printf "table\t%s\tcreated (%.0f rows inserted, updated or deleted)\n", $6, $5
       else if (fn[key] != $4) printf "table\t%s\trewritten (TRUNCATE, VACUUM FULL, CLUSTER or REFRESH MATERIALIZED VIEW)\n", $6
       else if ($5 > rows[key]) printf "table\t%s\t%.0f rows inserted, updated or deleted\n", $6, $5 - rows[key]
@@ -90,7 +101,7 @@ writes_compare() {
     $1 == "analyses" { analyses += $2; next }
     { now[$1] = $2 }
     END {
-      for (key in fn) if (!(key in seen)) printf "table\t%s\tdropped\n", name[key]
+      for (key in fn) if (!(key in seen) && !(db[key] in unread_now)) printf "table\t%s\tdropped\n", name[key]
       printf "summary\t%.0f\t%.0f\t%.0f\n", now["xid"] - before["xid"], analyses - before_analyses, now["wal"] - before["wal"]
     }' "$1" "$2" | LC_ALL=C sort
 }
