@@ -14,8 +14,6 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
   buildIncidentScenario,
   captureAppState,
@@ -42,6 +40,7 @@ import {
   type Scenario,
   type StandIns,
 } from './harness.js';
+import { compileTestPlan, pg15Plan } from './lib/plans.js';
 
 const PLAN = 'e2e-run-options';
 const DRAIN_SECONDS = 3;
@@ -85,35 +84,16 @@ describe('run.sh phase by phase: --from, --only, the drain, with and without pig
     standIns.setComposeRunning(['api']);
     noPigzDir = pathWithoutPigz(root);
 
-    const plan = {
-      version: 1,
+    bundle = compileTestPlan(root, pg15Plan({
       name: PLAN,
       description: 'run.sh options end to end',
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctl', logFile: primary.logFile },
-      },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(root, 'work'), port: await freePort(), parallelism: 2, drainTimeoutSeconds: DRAIN_SECONDS },
-      runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api'] } },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-      verify: { rowCounts: ['accounts', 'events'] },
-    };
-    mkdirSync(join(root, 'plans'));
-    const planFile = join(root, 'plans', `${PLAN}.yaml`);
-    writeFileSync(planFile, stringify(plan));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', PLAN);
+      root,
+      primary,
+      scenario,
+      layout: 'tarball',
+      sidePort: await freePort(),
+      overrides: { recovery: { drainTimeoutSeconds: DRAIN_SECONDS } },
+    }));
     withPigz = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}` });
     withoutPigz = cleanEnv({ PATH: `${standIns.binDir}:${noPigzDir}` });
     before = await fingerprint();
