@@ -144,6 +144,9 @@ describe('run.sh phase by phase: --from, --only, the drain, with and without pig
     expect(result.stderr).not.toContain('[03-safety-backup]');
     expect(await fingerprint()).toEqual(before);
 
+    // What the message says to do: a backend inside pg_sleep does not notice its client
+    // going away, so the operator terminates it.
+    await psqlAt({ ...server(), db: scenario.db, sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'report-job'" });
     await killProcessGroup(client);
     client = undefined;
     await waitFor(async () => (await psqlAt({ ...server(), db: scenario.db, sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'report-job'" })) === '0',
