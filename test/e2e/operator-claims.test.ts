@@ -238,18 +238,20 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
 
   it('a writer outside the runtime block after the services stopped: finalize names the table and the client, and stops unless LEAVE-WRITES is typed', async () => {
     // A client the k8s block does not cover (another host's cron job): it writes to the
-    // plan's database after phase 02 and stays connected.
+    // plan's database after phase 02 and stays connected, idle (psql runs `sleep` in a
+    // shell meanwhile). A session kept busy reports its row counts only when it goes idle:
+    // the transaction counter shows its writes then (writes-compare unit test).
     const writer = startDetached('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'psql'), '-X', '-q', '-h', primary.socketDir, '-p', String(primary.port), '-d', scenario.db,
-      '-c', "INSERT INTO events (account_id) SELECT 1 FROM generate_series(1, 3)", '-c', 'SELECT pg_sleep(900)'], { env: { ...env, PGAPPNAME: 'rogue-writer' } });
+      '-c', 'INSERT INTO events (account_id) SELECT 1 FROM generate_series(1, 3)', '-c', '\\! sleep 900'], { env: { ...env, PGAPPNAME: 'rogue-writer' } });
     rogueWriter = writer;
-    await waitFor(async () => (await psqlAt({ ...server(), db: scenario.db, sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rogue-writer' AND query LIKE '%pg_sleep%'" })) === '1', { timeoutMs: 60_000, description: 'the rogue writer' });
+    await waitFor(async () => (await psqlAt({ ...server(), db: scenario.db, sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rogue-writer' AND state = 'idle' AND query LIKE 'INSERT INTO events%'" })) === '1', { timeoutMs: 60_000, description: 'the rogue writer' });
     const before = await fingerprint();
     const pidBefore = await primary.postmasterPid();
     const result = await onTerminal([], 'no\n');
     expect(result.code, result.stdout.slice(-4000)).not.toBe(0);
     expect(result.stdout).toContain('production was written to after the services stopped');
     expect(result.stdout).toContain(`${scenario.db}.public.events: 3 rows inserted, updated or deleted`);
-    expect(result.stdout).toMatch(/\| rogue-writer \| local socket \| connected [^|]+\| active \| SELECT pg_sleep\(900\)/);
+    expect(result.stdout).toMatch(/\| rogue-writer \| local socket \| connected [^|]+\| idle \| INSERT INTO events \(account_id\) SELECT 1/);
     expect(result.stdout).toContain(`stay only in ${primary.dataDir}.pre-pitr-`);
     expect(result.stdout).toContain('Type LEAVE-WRITES to continue:');
     expect(result.stdout).toContain("not confirmed (typed 'no'); nothing was changed by this step");
