@@ -639,17 +639,20 @@ prod_psql() { prod_psql_in "${PG_DATABASE}" "$@"; }
 # PGDATABASE, which libpq never reads as a connection string (psql -d would: a
 # database named "a=b" is a conninfo there).
 prod_psql_in() {
-  local psql_bin db="$1"
+  local db="$1"
   shift
-  pg_program psql_bin psql
-  as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${db}" \
-    PGAPPNAME=pitr-plan "${psql_bin}" -X -q -A -t -v ON_ERROR_STOP=1 "$@"
+  psql_to "${PG_HOST}" "${PG_PORT}" "${db}" "$@"
 }
 
-side_psql() {
-  local psql_bin
+side_psql() { psql_to "${SIDE_SOCKET_DIR}" "${SIDE_PORT}" "${PG_DATABASE}" "$@"; }
+
+# psql_to HOST PORT DB ARGS...: the one psql invocation of the scripts (as the PostgreSQL
+# OS user, unaligned, tuples only, stopping on the first error).
+psql_to() {
+  local psql_bin host="$1" port="$2" db="$3"
+  shift 3
   pg_program psql_bin psql
-  as_pg_user env PGHOST="${SIDE_SOCKET_DIR}" PGPORT="${SIDE_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${PG_DATABASE}" \
+  as_pg_user env PGHOST="${host}" PGPORT="${port}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${db}" \
     PGAPPNAME=pitr-plan "${psql_bin}" -X -q -A -t -v ON_ERROR_STOP=1 "$@"
 }
 

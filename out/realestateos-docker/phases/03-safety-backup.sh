@@ -20,6 +20,14 @@ source "${SCRIPT_DIR}/../lib/tablespaces.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/disk.sh
 source "${SCRIPT_DIR}/../lib/disk.sh"
 
+# The unfinished dump: removed when the disk reserve is crossed (disk_watch_begin's
+# cleanup), so a resume dumps again from the start.
+DUMP_PART=""
+remove_unfinished_dump() {
+  run_logged rm -f -- "${DUMP_PART}"
+  log_info "removed what ${PHASE_NAME} wrote: the unfinished dump ${DUMP_PART}"
+}
+
 main() {
   phase_begin 03-safety-backup "$@"
   if is_done 03-safety-backup; then
@@ -45,8 +53,8 @@ main() {
     # 0600 and owned by the operator; they hold every row of the database.
     # The disk reserve is watched while pg_dump writes (safetyBackup.dir may share a
     # filesystem with production).
-    DISK_DUMP_PART="${dump}.part"
-    disk_watch_begin disk_dump_cleanup
+    DUMP_PART="${dump}.part"
+    disk_watch_begin remove_unfinished_dump
     run_logged as_pg_user env PGHOST="${PG_HOST}" PGPORT="${PG_PORT}" PGUSER="${PG_SUPERUSER}" PGDATABASE="${PG_DATABASE}" \
       "${pg_dump}" -Fc >"${dump}.part"
     disk_watch_end

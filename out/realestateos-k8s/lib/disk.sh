@@ -222,13 +222,6 @@ disk_reserve_crossed() {
     "free space on that filesystem (or give workDir a filesystem with room, on the data directory's), then resume with ${RESUME_CMD} (${PHASE_NAME} starts over); or undo with ${UNDO_CMD}"
 }
 
-# disk_dump_cleanup: the unfinished safety dump (phase 03 sets DISK_DUMP_PART).
-DISK_DUMP_PART=""
-disk_dump_cleanup() {
-  if [[ -n "${DISK_DUMP_PART}" ]]; then run_logged rm -f -- "${DISK_DUMP_PART}"; fi
-  log_info "removed what ${PHASE_NAME} wrote: the unfinished dump ${DISK_DUMP_PART}"
-}
-
 # disk_fetch_cleanup: what fetch wrote in workDir (and the tablespace copies), so that
 # the next attempt starts over; nothing of production.
 disk_fetch_cleanup() {

@@ -35,21 +35,23 @@ record_and_stop() {
   done <"${replicas_file}"
 }
 
-client_count() {
-  prod_psql -v db="${PG_DATABASE}" -f - <<'SQL'
-SELECT count(*) FROM pg_stat_activity
-WHERE datname = :'db' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
-SQL
+# no_clients: nobody but this script is connected to the plan's database. A failed
+# query is "not drained yet", never "drained" (connected_clients is the one rule for
+# which connections count).
+no_clients() {
+  local clients
+  clients="$(connected_clients "${PG_DATABASE}")" || return 1
+  [[ -z "${clients}" ]]
 }
 
-no_clients() { [[ "$(client_count)" == 0 ]]; }
-
 wait_for_drain() {
-  local clients
-  clients="$(client_count)"
-  if ((clients > 0)); then log_info "waiting up to ${DRAIN_TIMEOUT_SECONDS}s until no client is connected to ${PG_DATABASE} (${clients} now)"; fi
+  local clients line count=0
+  clients="$(connected_clients "${PG_DATABASE}")"
+  if [[ -n "${clients}" ]]; then
+    count="$(wc -l <<<"${clients}")"
+    log_info "waiting up to ${DRAIN_TIMEOUT_SECONDS}s until no client is connected to ${PG_DATABASE} (${count} now)"
+  fi
   if wait_until "${DRAIN_TIMEOUT_SECONDS}" "no client connections left on ${PG_DATABASE}" no_clients; then return 0; fi
-  local clients line
   clients="$(connected_clients "${PG_DATABASE}")"
   log_fail "clients still connected to ${PG_DATABASE} after ${DRAIN_TIMEOUT_SECONDS}s (${CONNECTED_CLIENTS_COLUMNS}):"
   while IFS= read -r line; do log_fail "  ${line}"; done <<<"${clients}"
