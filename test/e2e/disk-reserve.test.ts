@@ -89,7 +89,8 @@ describe('disk reserve: fetch on the data directory\'s small filesystem stops at
       source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
       recovery: { workDir: join(mount, 'work'), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20, diskReserve: `${reserve}MiB` },
       runtime: { kind: 'none' },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: false },
+      // The safety dump's directory is on another filesystem: preflight counts the dump there.
+      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
       verify: { rowCounts: ['accounts'] },
     }));
     const stderr: string[] = [];
@@ -135,6 +136,7 @@ describe('disk reserve: fetch on the data directory\'s small filesystem stops at
 
     expect(result.code, result.stderr.slice(-5000)).toBe(1);
     expect(result.stderr).toContain('preflight passed');
+    expect(result.stderr).toMatch(new RegExp(`disk: safety dump \\(${join(root, 'safety')}\\): about [0-9.]+ [KMG]iB to write .*production keeps its reserve`));
     expect(result.stderr).toMatch(new RegExp(`disk: workDir \\(${join(mount, 'work')}\\): about .* to write .* production keeps its reserve of ${reserve}\\.0 MiB \\(${reserve}MiB\\)`));
     expect(result.stderr).toMatch(new RegExp(`disk: workDir \\(${join(mount, 'work')}\\) fell to .* free, below the ${reserve}\\.0 MiB reserved for production`));
     expect(result.stderr).toContain('04-fetch stopped at the disk reserve and removed what it wrote');

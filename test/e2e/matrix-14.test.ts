@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { psqlAt } from './harness.js';
+import { psqlAt, quiesce, relationManifest } from './harness.js';
 import { describeMajor } from './lib/matrix.js';
 
 const statsDir = (root: string) => join(root, 'run', '14-main.pg_stat_tmp');
@@ -33,6 +33,9 @@ describeMajor({
     const production = { socketDir: c.primary.socketDir, port: c.primary.port };
     expect(await psqlAt({ ...production, sql: 'SHOW stats_temp_directory' })).toBe(statsDir(c.root));
     const bundle = c.compile('matrix-14-iso');
+    await quiesce(production, c.scenario.db);
+    const relations = await relationManifest(production, c.primary.dataDir, c.scenario.db);
+    const pid = await c.primary.postmasterPid();
     const drill = await c.runScript(bundle, 'drill.sh', ['--keep']);
     expect(drill.code, drill.stderr.slice(-4000)).toBe(0);
     expect(drill.stderr).toContain('paused at the target');
@@ -44,5 +47,8 @@ describeMajor({
     const teardown = await c.runScript(bundle, 'drill.sh', ['--teardown']);
     expect(teardown.code, teardown.stderr.slice(-4000)).toBe(0);
     expect(await psqlAt({ ...production, sql: 'SHOW stats_temp_directory' })).toBe(statsDir(c.root));
+    // Production itself: the same postmaster, every relation file byte-identical.
+    expect(await c.primary.postmasterPid()).toBe(pid);
+    expect(await relationManifest(production, c.primary.dataDir, c.scenario.db)).toEqual(relations);
   }, 900_000);
 });
