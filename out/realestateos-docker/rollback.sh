@@ -70,7 +70,7 @@ ensure_production_running() {
   fi
   prod_start
   wait_until "${START_TIMEOUT_SECONDS}" "production accepts connections" prod_is_up ||
-    fail "production did not start from ${PG_DATA_DIR}" \
+    fail "production did not start from ${PG_DATA_DIR}; $(service_log_hint)" \
       "read the server's log, start it by hand once the cause is fixed, then run ${UNDO_CMD} again (it continues from here)"
 }
 
@@ -262,7 +262,7 @@ main() {
     discard_side_instance
     ensure_production_running
   fi
-  if is_done 02-stop-services || state_has compose-running || state_has k8s-replicas; then
+  if is_done 02-stop-services || runtime_recorded; then
     runtime_restore
   else
     log_info "the services were never stopped by this run: nothing to restart"

@@ -21,8 +21,48 @@ export interface ScriptModel {
   constants: Constant[];
   /** Flags choose which code a template includes; they never print. */
   is: Record<string, boolean>;
+  /**
+   * The view of each variant axis: which templates/views/<axis>/<kind>.sh renders as
+   * lib/<axis>.sh. A bundle holds only its own plan's kinds.
+   */
+  views: Views;
   /** For RUNBOOK.md only (markdown, not shell). */
   runbook: RunbookFacts;
+}
+
+/** One kind per axis; each names a file of templates/views/<axis>/. */
+export type Views = {
+  source: string;
+  runtime: string;
+  service: string;
+  notify: string;
+};
+
+/** The plan's kind on each view axis. */
+export function viewsOf(plan: NormalizedPlan): Views {
+  return {
+    source: plan.source.kind,
+    runtime: plan.runtime.kind,
+    service: plan.postgres.service.kind,
+    notify: plan.notify.slack === null ? 'log' : 'slack',
+  };
+}
+
+/** The constants only one kind's view reads, by axis and kind. */
+const VIEW_CONSTANTS: { readonly [Axis in keyof Views]: Readonly<Record<string, readonly string[]>> } = {
+  source: { s3: ['S3_BUCKET', 'S3_REGION', 'S3_ENDPOINT'], local: ['ARCHIVE_PATH'] },
+  runtime: { docker: ['COMPOSE_CMD', 'COMPOSE_FILE', 'COMPOSE_SERVICES'], k8s: ['K8S_CONTEXT', 'K8S_NAMESPACE', 'K8S_DEPLOYMENTS'], none: [] },
+  service: { systemd: ['SERVICE_UNIT'], pg_ctlcluster: ['SERVICE_CLUSTER'], pg_ctl: ['SERVICE_LOG_FILE'] },
+  notify: { slack: ['SLACK_WEBHOOK_ENV'], log: [] },
+};
+
+/** CONSTANTS without those of the other kinds' views: a bundle declares only its own plan's. */
+export function constantsForViews(constants: Constant[], views: Views): Constant[] {
+  const foreign = new Set<string>();
+  for (const axis of Object.keys(VIEW_CONSTANTS) as (keyof Views)[]) {
+    for (const [kind, names] of Object.entries(VIEW_CONSTANTS[axis])) if (kind !== views[axis]) names.forEach((n) => foreign.add(n));
+  }
+  return constants.filter((k) => !foreign.has(k.name));
 }
 
 /**
@@ -483,7 +523,8 @@ export function buildModel(
     workDir,
   }, lock === null ? null : runbookPinnedFromLock(lock));
 
-  return { planName: plan.name, description: plan.description, planSha256, compilerVersion, constants, is, runbook };
+  const views = viewsOf(plan);
+  return { planName: plan.name, description: plan.description, planSha256, compilerVersion, constants: constantsForViews(constants, views), is, views, runbook };
 }
 
 interface SidePaths {

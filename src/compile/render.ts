@@ -191,6 +191,24 @@ function compiledTemplates(templates: TemplateSet): Compiled {
   return compiled;
 }
 
+const VIEW_PATH = /^views\/([a-z0-9]+)\/([a-z0-9_]+)\.sh$/;
+
+/**
+ * Where a template renders for MODEL: its own path, or lib/<axis>.sh for the view of the
+ * model's kind on that axis (templates/views/<axis>/<kind>.sh); null for the views of
+ * other kinds, which a bundle never contains.
+ */
+export function outputPath(templatePath: string, views: Readonly<Record<string, string>>): string | null {
+  const view = VIEW_PATH.exec(templatePath);
+  if (view === null) {
+    if (templatePath.startsWith('views/')) throw new Error(`internal: template ${templatePath} is not named views/<axis>/<kind>.sh`);
+    return templatePath;
+  }
+  const [, axis = '', kind = ''] = view;
+  if (!(axis in views)) throw new Error(`internal: template ${templatePath}: no view axis ${axis} in the model`);
+  return views[axis] === kind ? `lib/${axis}.sh` : null;
+}
+
 /**
  * Renders every output file. Pure: no fs, clock, env or randomness; paths sorted.
  * plan.json, the compiler's data files (e.g. lib/pinned.tsv) and SHA256SUMS are added
@@ -203,9 +221,16 @@ export function renderBundle(
   dataFiles: ReadonlyMap<string, string> = new Map(),
 ): Map<string, string> {
   const rendered = new Map<string, string>();
-  for (const [path, template] of compiledTemplates(templates)) {
+  const views: Readonly<Record<string, string>> = model.views;
+  for (const [templatePath, template] of compiledTemplates(templates)) {
+    const path = outputPath(templatePath, views);
+    if (path === null) continue;
+    if (rendered.has(path)) throw new Error(`internal: ${templatePath} would replace ${path}`);
     const text = template(model);
     rendered.set(path, text.endsWith('\n') ? text : `${text}\n`);
+  }
+  for (const [axis, kind] of Object.entries(views)) {
+    if (!rendered.has(`lib/${axis}.sh`)) throw new Error(`internal: no template views/${axis}/${kind}.sh for the plan's ${axis} kind ${kind}`);
   }
   rendered.set('plan.json', planJson);
   for (const [path, text] of dataFiles) {

@@ -45,7 +45,7 @@ describe('pitr compile with a lock file', () => {
       `wal\t${SEG(2)}\twal/${SEG(2)}\t11\t${md5('segment two')}\t`,
     ]);
     expect(files.get('SHA256SUMS')).toContain(`${sha(tsv)}  lib/pinned.tsv\n`);
-    const common = files.get('lib/common.sh') ?? '';
+    const common = files.get('lib/constants.sh') ?? '';
     expect(common).toContain("readonly PINNED='true'");
     expect(common).toContain("readonly PINNED_BACKUP_ID='b1'");
     expect(common).toContain("readonly PINNED_TARGET_TIMELINE='1'");
@@ -83,8 +83,8 @@ describe('pitr compile with a lock file', () => {
     const templates = loadTemplates(TEMPLATES_DIR);
     const unlocked = compilePlan(plan, templates, '0.0.0-test');
     expect(unlocked.has('lib/pinned.tsv')).toBe(false);
-    expect(unlocked.get('lib/common.sh')).toContain("readonly PINNED='false'\n");
-    expect(unlocked.get('lib/common.sh')).toContain("readonly PINNED_BACKUP_ID=''\n");
+    expect(unlocked.get('lib/constants.sh')).toContain("readonly PINNED='false'\n");
+    expect(unlocked.get('lib/constants.sh')).toContain("readonly PINNED_BACKUP_ID=''\n");
     const locked = compilePlan(plan, templates, '0.0.0-test', lockFor(plan));
     for (const path of ['run.sh', 'phases/00-preflight.sh', 'phases/04-fetch.sh', 'lib/archive.sh']) {
       expect(locked.get(path), path).toBe(unlocked.get(path));

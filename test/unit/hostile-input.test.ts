@@ -113,7 +113,7 @@ describe('hostile plan values', () => {
           for (const secret of Object.values(SECRETS)) expect(content, path).not.toContain(secret);
         }
         const model = buildModel(plan, sha256(planJsonText(plan)), '0.0.0-test');
-        const seen = constantsSeenByBash(files.get('lib/common.sh') ?? '', model.constants);
+        const seen = constantsSeenByBash(files.get('lib/constants.sh') ?? '', model.constants);
         expect(seen).toEqual(expectedWords(model.constants));
         // And the constants are the plan's own values, not something derived wrongly.
         const byName = new Map(model.constants.map((c) => [c.name, c]));

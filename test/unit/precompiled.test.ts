@@ -59,16 +59,15 @@ function errorOf(render: () => string): string | undefined {
 const TEMPLATES_THAT_READ_THE_MODEL = [
   'RUNBOOK.md',
   'lib/archive.sh',
-  'lib/common.sh',
+  'lib/constants.sh',
+  'lib/diagnose.sh',
   'lib/disk.sh',
   'lib/stage-wal.sh',
   'lib/tablespaces.sh',
   'phases/00-preflight.sh',
-  'phases/02-stop-services.sh',
   'phases/04-fetch.sh',
   'phases/06-recover.sh',
   'phases/08-finalize.sh',
-  'rollback.sh',
 ];
 
 describe('precompiled templates', () => {

@@ -501,8 +501,8 @@ describe('a plan with hostile text in every free-text field', () => {
       }
     }
     // the scripts get the names of the variables, and read the values at run time
-    expect(docker.files.get('lib/common.sh')).toContain("readonly -a HTTP_TOKEN_ENVS=('TEST_TOKEN')");
-    expect(docker.files.get('lib/common.sh')).toContain("readonly SLACK_WEBHOOK_ENV='SLACK_WEBHOOK_URL'");
+    expect(docker.files.get('lib/constants.sh')).toContain("readonly -a HTTP_TOKEN_ENVS=('TEST_TOKEN')");
+    expect(docker.files.get('lib/constants.sh')).toContain("readonly SLACK_WEBHOOK_ENV='SLACK_WEBHOOK_URL'");
   });
 
   it('constants hold the plan values themselves (not only what the model says)', () => {
@@ -539,7 +539,7 @@ describe('a plan with hostile text in every free-text field', () => {
       SLACK_WEBHOOK_ENV: 'SLACK_WEBHOOK_URL',
       TARGET_VALUE: p.target.value,
     });
-    const k = sourcedConstants(k8s.dir, ['K8S_CONTEXT', 'K8S_NAMESPACE', 'K8S_DEPLOYMENTS', 'ARCHIVE_PATH', 'SERVICE_LOG_FILE', 'TARGET_KIND', 'TARGET_VALUE', 'TARGET_TIMELINE', 'SLACK_WEBHOOK_ENV', 'BACKUP_CHOICE']);
+    const k = sourcedConstants(k8s.dir, ['K8S_CONTEXT', 'K8S_NAMESPACE', 'K8S_DEPLOYMENTS', 'ARCHIVE_PATH', 'SERVICE_LOG_FILE', 'TARGET_KIND', 'TARGET_VALUE', 'TARGET_TIMELINE', 'BACKUP_CHOICE']);
     expect(Object.fromEntries(k)).toEqual({
       K8S_CONTEXT: HOSTILE_LONG,
       K8S_NAMESPACE: 'realestate-os',
@@ -549,7 +549,6 @@ describe('a plan with hostile text in every free-text field', () => {
       TARGET_KIND: 'restorePoint',
       TARGET_VALUE: HOSTILE,
       TARGET_TIMELINE: '3',
-      SLACK_WEBHOOK_ENV: '',
       BACKUP_CHOICE: '20240115T000000-base_1:x.y',
     });
   });

@@ -21,9 +21,9 @@ source "${SCRIPT_DIR}/../lib/disk.sh"
 check_tools() {
   local -a missing=() tools=(tar gzip sha256sum flock find df stat date sed setsid nice)
   local tool
-  aws_bin >/dev/null
-  tools+=("${COMPOSE_CMD[0]}")
-  tools+=(curl)
+  archive_check_tools
+  tools+=("${RUNTIME_TOOLS[@]}" "${NOTIFY_TOOLS[@]}")
+  if ((${#HTTP_URLS[@]} > 0)) && [[ " ${tools[*]} " != *" curl "* ]]; then tools+=(curl); fi
   [[ "${WAL_COMPRESSION}" == zstd ]] && tools+=(zstd)
   [[ "$(id -u)" == 0 ]] && tools+=(runuser)
   for tool in "${tools[@]}"; do command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}"); done
@@ -586,33 +586,12 @@ check_wal() {
   log_info "WAL: $((end_seg - WAL_FIRST_SEG + 1)) segments to stage, from $(head -n 1 "$(state_file wal-needed.txt)"), complete up to the target"
 }
 
-# pinned_listing: key<TAB>size<TAB>ETag of the archive objects a lock can name: the WAL
-# listing snapshot_wal_listing took, and one listing of the pinned backup's objects.
-pinned_listing() {
-  P="${WAL_PREFIX}" awk -F'\t' 'BEGIN { OFS = "\t" } { print ENVIRON["P"] $1, $2, $3 }' "$(state_file wal-objects.tsv)"
-  s3_objects "${BASE_PREFIX}${PINNED_BACKUP_ID}" || return 1
-}
-
-# pinned_mismatches: one line per pinned object that is not in the archive as pitr
-# resolve saw it: "key<TAB>what differs". S3: size and ETag from the listings (no
-# process per object); local: size and sha256 of each file.
-pinned_mismatches() {
-  local rows
-  rows="$(pinned_rows)" || return 1
-  local listing
-  listing="$(pinned_listing)" || return 1
-  awk -F'\t' 'NR == FNR { size[$1] = $2; etag[$1] = $3; next }
-    !($3 in size) { print $3 "\tmissing from the archive"; next }
-    size[$3] + 0 != $4 + 0 { print $3 "\tsize " $4 " bytes in the lock, " size[$3] " found"; next }
-    etag[$3] "" != $5 "" { print $3 "\tETag " $5 " in the lock, " etag[$3] " found" }' <(printf '%s\n' "${listing}") <(printf '%s\n' "${rows}")
-}
-
 # With a lock: every pinned object is still in the archive as pitr resolve saw it,
 # checked before anything changes (fetch checks the bytes again as they arrive).
 check_pinned_objects() {
   local mismatches key what count
   count="$(pinned_rows | wc -l)" || fail "the plan's lock list (lib/pinned.tsv) is missing from the bundle" "copy the reviewed bundle to this host again, then run ${RESUME_CMD}"
-  mismatches="$(pinned_mismatches)" ||
+  mismatches="$(archive_pinned_mismatches)" ||
     fail "cannot list the archive to check the objects pinned by the lock. Nothing was changed." "check the network, the credentials and the archive endpoint, then run ${RESUME_CMD} again"
   if [[ -n "${mismatches}" ]]; then
     while IFS=$'\t' read -r key what; do log_fail "pinned object $(archive_describe "${key}"): ${what}"; done <<<"${mismatches}"
@@ -640,8 +619,8 @@ check_disk() {
 check_environment() {
   local -
   set +x # it reads secrets (webhook URL, tokens) to see they are set: never traced (PITR_TRACE)
-  [[ -f "${COMPOSE_FILE}" ]] || fail "compose file ${COMPOSE_FILE} not found" "$(recompile_then runtime.compose.file)"
-  [[ -n "${!SLACK_WEBHOOK_ENV:-}" ]] || log_warn "${SLACK_WEBHOOK_ENV} is not set: notifications will be skipped"
+  runtime_check
+  notify_check
   local env_name
   for env_name in "${HTTP_TOKEN_ENVS[@]}"; do
     if [[ -n "${env_name}" && -z "${!env_name:-}" ]]; then log_warn "${env_name} is not set: the HTTP check that needs it will fail"; fi
@@ -719,24 +698,12 @@ one_line() {
 # same variables, but that user's HOME), not as the user running these scripts: a
 # credentials file only root can read, or a profile in root's home, works here and
 # fails there, after the services are stopped. So the archive is listed and one small
-# object read as that user, the way the stager and restore_command will.
+# object (a .backup file) read as that user, the way the stager and restore_command will
+# (archive_check_as_pg_user: lib/source.sh).
 check_archive_as_pg_user() {
-  local errors sample
+  local sample
   sample="$(grep -m 1 -E '\.backup' "$(state_file wal-raw.txt)" || true)"
-  local aws
-  local -a args=(--region "${S3_REGION}")
-  aws_program aws
-  if [[ -n "${S3_ENDPOINT}" ]]; then args+=(--endpoint-url "${S3_ENDPOINT}"); fi
-  if ! errors="$(as_pg_user env AWS_PAGER= "${aws}" "${args[@]}" s3api list-objects-v2 --bucket "${S3_BUCKET}" --prefix "${WAL_PREFIX}" --max-items 1 --output text 2>&1 >/dev/null)"; then
-    one_line errors "${errors}"
-    fail "the archive cannot be listed as ${PG_OS_USER} (the user the WAL stager and restore_command run as), although it can as $(id -un): ${errors}. Nothing was changed." \
-      "give ${PG_OS_USER} the same access (credentials in AWS_* variables exported when running these scripts, or a profile or credentials file that ${PG_OS_USER} can read, e.g. in ~${PG_OS_USER}/.aws), check with: runuser -u ${PG_OS_USER} -- ${aws} s3 ls s3://${S3_BUCKET}/${WAL_PREFIX}; then run ${RESUME_CMD} again"
-  fi
-  if [[ -n "${sample}" ]] && ! errors="$(as_pg_user env AWS_PAGER= "${aws}" "${args[@]}" s3 cp --only-show-errors "s3://${S3_BUCKET}/${WAL_PREFIX}${sample}" - 2>&1 >/dev/null)"; then
-    one_line errors "${errors}"
-    fail "$(archive_describe "${WAL_PREFIX}${sample}") cannot be read as ${PG_OS_USER} (the user restore_command runs as), although it can as $(id -un): ${errors}. Nothing was changed." \
-      "give ${PG_OS_USER} read access to the archive (s3:GetObject), check with: runuser -u ${PG_OS_USER} -- ${aws} s3 cp s3://${S3_BUCKET}/${WAL_PREFIX}${sample} -; then run ${RESUME_CMD} again"
-  fi
+  archive_check_as_pg_user "${sample}"
   log_info "archive readable as ${PG_OS_USER} (the WAL stager's and restore_command's user)"
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Phase 02 — stop services. Records what the application runs (running compose services),
+# Phase 02 — stop services. Records what the application runs (lib/runtime.sh:
+# the view of the plan's runtime kind),
 # then stops the writers and waits until no client is connected to the database, and
 # records production's write counters (lib/writes.sh: finalize compares them).
 # Rollback and finalize restart exactly what was recorded here.
@@ -14,33 +15,6 @@ readonly SCRIPT_DIR
 source "${SCRIPT_DIR}/../lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/writes.sh
 source "${SCRIPT_DIR}/../lib/writes.sh"
-
-record_and_stop() {
-  local running_file
-  running_file="$(state_file compose-running)"
-  if [[ ! -f "${running_file}" ]]; then
-    local listed service wanted
-    listed="$(compose ps --services --status running)" || fail "cannot list the compose services: nothing was stopped" "check ${COMPOSE_FILE} and the docker daemon, then run ${RESUME_CMD} again"
-    # Only the plan's services are stopped and later started.
-    for service in ${listed}; do
-      for wanted in "${COMPOSE_SERVICES[@]}"; do
-        if [[ "${service}" == "${wanted}" ]]; then printf '%s\n' "${service}"; fi
-      done
-    done >"${running_file}.tmp"
-    mv -f "${running_file}.tmp" "${running_file}"
-    log_info "recorded running services: $(tr '\n' ' ' <"${running_file}")"
-  else
-    log_info "already recorded running services: $(tr '\n' ' ' <"${running_file}")"
-  fi
-  local -a services=()
-  mapfile -t services <"${running_file}"
-  if ((${#services[@]} > 0)); then
-    compose stop "${services[@]}"
-    log_info "stopped: ${services[*]}"
-  else
-    log_info "none of ${COMPOSE_SERVICES[*]} is running: nothing to stop"
-  fi
-}
 
 # no_clients: nobody but this script is connected to the plan's database. A failed
 # query is "not drained yet", never "drained" (connected_clients is the one rule for
@@ -71,7 +45,7 @@ main() {
     log_info "already done: services stopped at $(cat "${STATE_DIR}/done/02-stop-services")"
     return 0
   fi
-  record_and_stop
+  runtime_record_and_stop
   notify "PITR started: application stopped, recovering ${PG_DATABASE} to ${TARGET_KIND} ${TARGET_VALUE}"
   wait_for_drain
   writes_record_baseline

@@ -88,8 +88,9 @@ install_side_bin() {
   local bin_dir in_place=""
   bin_dir="$(dirname "${RESTORE_SCRIPT}")"
   run_logged install -d -o "${PG_OS_USER}" -m 0700 "${bin_dir}"
-  run_logged install -o "${PG_OS_USER}" -m 0700 "${BUNDLE_DIR}/lib/common.sh" "${BUNDLE_DIR}/lib/archive.sh" \
-    "${BUNDLE_DIR}/lib/staging.sh" "${BUNDLE_DIR}/lib/stage-wal.sh" "${BUNDLE_DIR}/lib/restore-wal.sh" "${bin_dir}/"
+  # Every library: restore-wal.sh and stage-wal.sh source lib/common.sh, which sources
+  # one file per concern and the plan's views.
+  run_logged install -o "${PG_OS_USER}" -m 0700 "${BUNDLE_DIR}"/lib/*.sh "${bin_dir}/"
   # archive.sh reads the lock's object list beside itself.
   if [[ "${PINNED}" == true ]]; then
     run_logged install -o "${PG_OS_USER}" -m 0600 "${BUNDLE_DIR}/lib/pinned.tsv" "${bin_dir}/"

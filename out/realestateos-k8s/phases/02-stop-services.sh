@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Phase 02 — stop services. Records what the application runs (deployment replica counts and HPAs),
+# Phase 02 — stop services. Records what the application runs (lib/runtime.sh:
+# the view of the plan's runtime kind),
 # then stops the writers and waits until no client is connected to the database, and
 # records production's write counters (lib/writes.sh: finalize compares them).
 # Rollback and finalize restart exactly what was recorded here.
@@ -14,26 +15,6 @@ readonly SCRIPT_DIR
 source "${SCRIPT_DIR}/../lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/writes.sh
 source "${SCRIPT_DIR}/../lib/writes.sh"
-
-record_and_stop() {
-  local replicas_file deployment count
-  replicas_file="$(state_file k8s-replicas)"
-  if [[ ! -f "${replicas_file}" ]]; then
-    for deployment in "${K8S_DEPLOYMENTS[@]}"; do
-      count="$(kube get deployment "${deployment}" -o 'jsonpath={.spec.replicas}')" || fail "cannot read deployment ${deployment}: nothing was scaled" "check the kubectl context ${K8S_CONTEXT} and namespace ${K8S_NAMESPACE}, then run ${RESUME_CMD} again"
-      [[ "${count}" =~ ^[0-9]+$ ]] || fail "deployment ${deployment} reported replicas '${count}': nothing was scaled" "check the deployment (kubectl --context ${K8S_CONTEXT} --namespace ${K8S_NAMESPACE} get deployment ${deployment}), then run ${RESUME_CMD} again"
-      printf '%s\t%s\n' "${deployment}" "${count}"
-    done >"${replicas_file}.tmp"
-    # An HPA pauses while its target has 0 replicas; recorded so reviewers see them.
-    kube get hpa -o 'jsonpath={range .items[*]}{.metadata.name}{"\t"}{.spec.scaleTargetRef.name}{"\t"}{.spec.minReplicas}{"\n"}{end}' \
-      >"$(state_file k8s-hpas.tsv)" || log_warn "cannot list HPAs (continuing)"
-    mv -f "${replicas_file}.tmp" "${replicas_file}"
-  fi
-  while IFS=$'\t' read -r deployment count; do
-    log_info "recorded ${deployment}: ${count} replicas"
-    if ((count > 0)); then kube scale deployment "${deployment}" --replicas=0; fi
-  done <"${replicas_file}"
-}
 
 # no_clients: nobody but this script is connected to the plan's database. A failed
 # query is "not drained yet", never "drained" (connected_clients is the one rule for
@@ -64,7 +45,7 @@ main() {
     log_info "already done: services stopped at $(cat "${STATE_DIR}/done/02-stop-services")"
     return 0
   fi
-  record_and_stop
+  runtime_record_and_stop
   notify "PITR started: application stopped, recovering ${PG_DATABASE} to ${TARGET_KIND} ${TARGET_VALUE}"
   wait_for_drain
   writes_record_baseline

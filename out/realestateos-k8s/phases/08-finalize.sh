@@ -239,9 +239,12 @@ move_recovered_in() {
 
 start_production() {
   if step_done production-started && prod_is_up; then log_info "production already started"; return 0; fi
+  local log_offset
+  service_log_size log_offset
   prod_is_up || prod_start || true
   if ! wait_until "${START_TIMEOUT_SECONDS}" "production accepts connections" prod_is_up; then
-    fail "production did not start on the recovered data (see its service log); the pre-recovery data directory is safe at ${ASIDE_DIR}" \
+    service_diagnose "${log_offset}"
+    fail "production did not start on the recovered data ($(service_log_hint)); the pre-recovery data directory is safe at ${ASIDE_DIR}" \
       "fix the cause and resume with ${RESUME_CMD}; or put the pre-recovery data back with ${UNDO_CMD}"
   fi
   [[ "$(prod_psql -c 'SELECT pg_is_in_recovery()')" == f ]] ||
