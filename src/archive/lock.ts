@@ -5,7 +5,7 @@
  * level, two-space indent, trailing newline; arrays keep their meaning's order (WAL in
  * replay order). It records nothing about when or where it was made.
  */
-import type { NormalizedPlan, TargetKind } from '../plan/normalized.js';
+import type { ArchiveLocation, NormalizedPlan, TargetKind } from '../plan/normalized.js';
 
 export const LOCK_VERSION = 1;
 
@@ -29,15 +29,8 @@ export interface LockFile {
   lockVersion: typeof LOCK_VERSION;
   plan: { name: string; sha256: string };
   target: { kind: TargetKind; value: string; timeline: string };
-  source: {
-    kind: 's3' | 'local';
-    bucket: string | null;
-    region: string | null;
-    endpoint: string | null;
-    path: string | null;
-    base: { prefix: string; layout: 'tarball' | 'pg_basebackup' };
-    wal: { prefix: string; compression: 'none' | 'gzip' | 'zstd' };
-  };
+  /** The plan's source when the lock was made; the backup it chose is in `backup`. */
+  source: ArchiveLocation;
   backup: {
     id: string;
     startLsn: string;
@@ -80,7 +73,7 @@ export function lockPathFor(planPath: string): string {
   return `${stem}.lock.json`;
 }
 
-export function lockSourceOf(plan: NormalizedPlan): LockFile['source'] {
+export function lockSourceOf(plan: NormalizedPlan): ArchiveLocation {
   const { kind, bucket, region, endpoint, path, base, wal } = plan.source;
   return { kind, bucket, region, endpoint, path, base: { ...base }, wal: { ...wal } };
 }

@@ -16,6 +16,7 @@ import {
   AMBIGUOUS_ABBREVIATIONS,
   POSTGRES_DEFAULT_ABBREVIATIONS,
   TZDATA_EXTRA_ABBREVIATIONS,
+  type AbbreviationMeaning,
 } from './timezone-abbreviations.js';
 
 export interface StopTime {
@@ -40,35 +41,21 @@ const MOST_WEST_SECONDS = -12 * 3600;
 const MOST_EAST_SECONDS = 14 * 3600;
 
 export function parseStopTime(written: string): StopTimeResult {
-  const match = STOP_TIME_SHAPE.exec(written.trim());
-  if (!match) {
-    return { ok: false, message: `STOP TIME "${written}" is not "YYYY-MM-DD HH:MM:SS ZONE" as PostgreSQL writes it` };
-  }
-  const [, date, time, zone] = match as unknown as [string, string, string, string];
+  const parts = stopTimeParts(written);
+  if (!parts) return notPostgresShape(written);
+  const { date, time, zone } = parts;
   const local = `${date}T${time}`;
   const at = (offsetSeconds: number): number | null => epochOf(`${local}${formatOffset(offsetSeconds)}`);
 
   if (NUMERIC_ZONE.test(zone)) return exact(written, epochOf(`${local}${zone}`), `offset ${zone}`);
-  const upper = zone.toUpperCase();
-  const ambiguous = AMBIGUOUS_ABBREVIATIONS[upper];
+  const ambiguous = ambiguousMeanings(zone);
   if (ambiguous) {
     const readings = ambiguous.map((m) => ({ ...m, epoch: at(m.offsetSeconds) }));
     if (readings.some((r) => r.epoch === null)) return invalid(written);
-    const epochs = readings.map((r) => r.epoch as number);
-    return {
-      ok: true,
-      stopTime: {
-        written,
-        earliest: Math.min(...epochs),
-        latest: Math.max(...epochs),
-        utc: null,
-        uncertainty:
-          `the zone abbreviation ${zone} is ambiguous: ` +
-          readings.map((r) => `${formatOffset(r.offsetSeconds)} ${r.meaning}`).join('; '),
-      },
-    };
+    const meanings = readings.map((r) => `${formatOffset(r.offsetSeconds)} ${r.meaning}`).join('; ');
+    return uncertain(written, readings.map((r) => r.epoch as number), `the zone abbreviation ${zone} is ambiguous: ${meanings}`);
   }
-  const fixed = POSTGRES_DEFAULT_ABBREVIATIONS[upper] ?? TZDATA_EXTRA_ABBREVIATIONS[zone] ?? TZDATA_EXTRA_ABBREVIATIONS[upper];
+  const fixed = fixedMeaning(zone);
   if (typeof fixed === 'number') return exact(written, at(fixed), zone);
   if (typeof fixed === 'string') {
     // A zone-dependent abbreviation (MSK = Europe/Moscow): that zone's offset then.
@@ -80,6 +67,34 @@ export function parseStopTime(written: string): StopTimeResult {
     return unknown(written, local, `the zone abbreviation ${zone} is not one PostgreSQL or pitr knows`);
   }
   return invalid(written);
+}
+
+/** "YYYY-MM-DD HH:MM:SS ZONE" split into its parts, or null when it is not that shape. */
+function stopTimeParts(written: string): { date: string; time: string; zone: string } | null {
+  const match = STOP_TIME_SHAPE.exec(written.trim());
+  if (!match) return null;
+  const [, date, time, zone] = match as unknown as [string, string, string, string];
+  return { date, time, zone };
+}
+
+function notPostgresShape(written: string): StopTimeResult {
+  return { ok: false, message: `STOP TIME "${written}" is not "YYYY-MM-DD HH:MM:SS ZONE" as PostgreSQL writes it` };
+}
+
+/** The meanings of an abbreviation that stands for several offsets (IST), else undefined. */
+function ambiguousMeanings(abbreviation: string): readonly AbbreviationMeaning[] | undefined {
+  return AMBIGUOUS_ABBREVIATIONS[abbreviation.toUpperCase()];
+}
+
+/**
+ * What a one-meaning abbreviation stands for: its UTC offset in seconds, or the tz zone
+ * whose offset it takes (MSK = Europe/Moscow), or undefined when neither PostgreSQL's
+ * default set nor the tz database extras know it. The extras are looked up as written
+ * first, then upper-cased.
+ */
+function fixedMeaning(abbreviation: string): number | string | undefined {
+  const upper = abbreviation.toUpperCase();
+  return POSTGRES_DEFAULT_ABBREVIATIONS[upper] ?? TZDATA_EXTRA_ABBREVIATIONS[abbreviation] ?? TZDATA_EXTRA_ABBREVIATIONS[upper];
 }
 
 /** Seconds since 1970 of a canonical or offset-carrying ISO time, or null. */
@@ -94,19 +109,16 @@ function exact(written: string, epoch: number | null, zone: string): StopTimeRes
   return { ok: true, stopTime: { written, earliest: epoch, latest: epoch, utc: formatUtcSeconds(epoch), uncertainty: null } };
 }
 
+/** An instant known only to lie among `epochs` (from the earliest to the latest). */
+function uncertain(written: string, epochs: number[], why: string): StopTimeResult {
+  return { ok: true, stopTime: { written, earliest: Math.min(...epochs), latest: Math.max(...epochs), utc: null, uncertainty: why } };
+}
+
+/** An unknown abbreviation: the local time under every UTC offset in use. */
 function unknown(written: string, local: string, why: string): StopTimeResult {
   const asUtc = epochOf(`${local}+00:00`);
   if (asUtc === null) return invalid(written);
-  return {
-    ok: true,
-    stopTime: {
-      written,
-      earliest: asUtc - MOST_EAST_SECONDS,
-      latest: asUtc - MOST_WEST_SECONDS,
-      utc: null,
-      uncertainty: why,
-    },
-  };
+  return uncertain(written, [asUtc - MOST_EAST_SECONDS, asUtc - MOST_WEST_SECONDS], why);
 }
 
 function invalid(written: string, zone?: string): StopTimeResult {
@@ -152,11 +164,9 @@ function formatOffset(offsetSeconds: number): string {
  * DST change repeats, and an abbreviation that does not decide): uncertain.
  */
 export function parseStopTimeInZone(written: string, zone: string): StopTimeResult {
-  const match = STOP_TIME_SHAPE.exec(written.trim());
-  if (!match) {
-    return { ok: false, message: `STOP TIME "${written}" is not "YYYY-MM-DD HH:MM:SS ZONE" as PostgreSQL writes it` };
-  }
-  const [, date, time, abbreviation] = match as unknown as [string, string, string, string];
+  const parts = stopTimeParts(written);
+  if (!parts) return notPostgresShape(written);
+  const { date, time, zone: abbreviation } = parts;
   const local = `${date} ${time}`;
   const asUtc = Date.parse(`${date}T${time}Z`) / 1000;
   if (Number.isNaN(asUtc)) return invalid(written);
@@ -172,16 +182,7 @@ export function parseStopTimeInZone(written: string, zone: string): StopTimeResu
   }
   const epochs = [...instants];
   if (epochs.length === 1) return exact(written, epochs[0]!, zone);
-  return {
-    ok: true,
-    stopTime: {
-      written,
-      earliest: Math.min(...epochs),
-      latest: Math.max(...epochs),
-      utc: null,
-      uncertainty: `${local} happens twice in ${zone} and ${abbreviation} does not say which`,
-    },
-  };
+  return uncertain(written, epochs, `${local} happens twice in ${zone} and ${abbreviation} does not say which`);
 }
 
 /** The local time ("YYYY-MM-DD HH:MM:SS") and UTC offset `zone` shows at an instant. */
@@ -217,10 +218,9 @@ function abbreviationAllows(abbreviation: string, offsetSeconds: number): boolea
     const seconds = Number(m[2]) * 3600 + Number(m[3] ?? '0') * 60;
     return (m[1] === '-' ? -seconds : seconds) === offsetSeconds;
   }
-  const upper = abbreviation.toUpperCase();
-  const ambiguous = AMBIGUOUS_ABBREVIATIONS[upper];
+  const ambiguous = ambiguousMeanings(abbreviation);
   if (ambiguous) return ambiguous.some((m) => m.offsetSeconds === offsetSeconds);
-  const fixed = POSTGRES_DEFAULT_ABBREVIATIONS[upper] ?? TZDATA_EXTRA_ABBREVIATIONS[abbreviation] ?? TZDATA_EXTRA_ABBREVIATIONS[upper];
+  const fixed = fixedMeaning(abbreviation);
   if (typeof fixed === 'number') return fixed === offsetSeconds;
   return true;
 }

@@ -52,6 +52,8 @@ export function settingExistsIn(name: string, major: number): boolean {
 
 const text = (name: string, value: string, why: string): SideSetting => ({ name, value, conf: confQuote(value), why });
 const word = (name: string, value: string | number, why: string): SideSetting => ({ name, value: String(value), conf: String(value), why });
+/** Given '', which PostgreSQL reads as "none": no command, server, address, other target or tablespace. */
+const emptied = (name: string, why: string): SideSetting => text(name, '', why);
 
 const RECOVERY_TARGETS = ['recovery_target', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_xid'] as const;
 
@@ -68,7 +70,7 @@ function targetSettings(plan: NormalizedPlan): SideSetting[] {
     }
   })();
   const others = RECOVERY_TARGETS.filter((n) => n !== ours.name).map((n) =>
-    text(n, '', 'production\'s files may name another target; PostgreSQL refuses to start with two'));
+    emptied(n, 'production\'s files may name another target; PostgreSQL refuses to start with two'));
   const lines = [...others, ours];
   if (t.kind !== 'immediate') lines.push(word('recovery_target_inclusive', t.inclusive ? 'on' : 'off', 'the plan\'s target.inclusive'));
   lines.push(text('recovery_target_timeline', t.timeline, 'the plan\'s target.timeline'));
@@ -94,28 +96,28 @@ export function sideSettings(plan: NormalizedPlan, paths: SideSettingPaths): Sid
     // What it reads: our WAL only, and no other server.
     text('restore_command', paths.restoreCommand, 'ours: reads the plan\'s archive through workDir; production\'s (a standby\'s) is never run'),
     ...targetSettings(plan),
-    text('archive_cleanup_command', '', 'a standby\'s setting that DELETES files in the archive (pg_archivecleanup) at each restartpoint'),
-    text('recovery_end_command', '', 'runs a command when recovery ends (at promotion)'),
-    text('primary_conninfo', '', 'would stream WAL from another server instead of the plan\'s archive'),
-    text('primary_slot_name', '', 'would hold a replication slot on another server'),
-    text('promote_trigger_file', '', 'a file that, once present, promotes the server at an unknown point'),
+    emptied('archive_cleanup_command', 'a standby\'s setting that DELETES files in the archive (pg_archivecleanup) at each restartpoint'),
+    emptied('recovery_end_command', 'runs a command when recovery ends (at promotion)'),
+    emptied('primary_conninfo', 'would stream WAL from another server instead of the plan\'s archive'),
+    emptied('primary_slot_name', 'would hold a replication slot on another server'),
+    emptied('promote_trigger_file', 'a file that, once present, promotes the server at an unknown point'),
     word('recovery_min_apply_delay', 0, 'a delayed standby\'s setting: replay would wait behind the target'),
     word('sync_replication_slots', 'off', 'would connect to primary_conninfo to copy logical slots'),
     word('hot_standby', 'on', 'pause at the target needs it (without it the pause shuts down, 14+); verify reads the paused server'),
     // What it writes outside its own directory.
     word('archive_mode', 'off', 'must not archive into production\'s archive'),
-    text('archive_command', '', 'a command that writes into production\'s archive'),
-    text('archive_library', '', 'a module that writes into production\'s archive'),
+    emptied('archive_command', 'a command that writes into production\'s archive'),
+    emptied('archive_library', 'a module that writes into production\'s archive'),
     // Where it listens, and the files that name a running server.
     word('port', plan.recovery.port, 'recovery.port: never production\'s'),
-    text('listen_addresses', '', 'unix socket only: no client of production can reach it'),
+    emptied('listen_addresses', 'unix socket only: no client of production can reach it'),
     text('unix_socket_directories', paths.socketDir, 'its own socket and socket lock file in workDir'),
     text('external_pid_file', paths.pidFile, 'production\'s (Debian: /var/run/postgresql/VERSION-CLUSTER.pid) would be overwritten'),
     word('ssl', 'off', 'no TCP listener; ssl_passphrase_command would run a command'),
     word('bonjour', 'off', 'would advertise the server on the network'),
     text('cluster_name', `pitr-side-${plan.name}`, 'its processes must not look like production\'s to monitoring (ps, pg_lsclusters)'),
     text('stats_temp_directory', 'pg_stat_tmp', 'Debian sets an absolute path under /var/run/postgresql shared with production (13, 14)'),
-    text('temp_tablespaces', '', 'temporary files of verify queries stay in the copy\'s own directory'),
+    emptied('temp_tablespaces', 'temporary files of verify queries stay in the copy\'s own directory'),
     // Its log: one file in workDir, in words the recover phase can read.
     word('logging_collector', 'off', 'with production\'s log_directory it would write into production\'s log files'),
     text('log_destination', 'stderr', 'syslog/eventlog/csvlog would go elsewhere than the side instance\'s log file'),

@@ -27,6 +27,21 @@ export type Runtime =
   | { kind: 'k8s'; k8s: { context: string; namespace: string; deployments: string[] } }
   | { kind: 'none' };
 
+/**
+ * Where a plan's archive is and how it is laid out: the plan's source without its backup
+ * choice. A lock file records exactly this, so one type keeps the two in step.
+ */
+export interface ArchiveLocation {
+  kind: 's3' | 'local';
+  bucket: string | null;
+  region: string | null;
+  endpoint: string | null;
+  path: string | null;
+  /** Prefixes are "" or end with "/". */
+  base: { prefix: string; layout: 'tarball' | 'pg_basebackup' };
+  wal: { prefix: string; compression: 'none' | 'gzip' | 'zstd' };
+}
+
 export interface NormalizedPlan {
   version: 1;
   name: string;
@@ -46,15 +61,7 @@ export interface NormalizedPlan {
     logTimezone: string | null;
     service: ServiceControl;
   };
-  source: {
-    kind: 's3' | 'local';
-    bucket: string | null;
-    region: string | null;
-    endpoint: string | null;
-    path: string | null;
-    /** Prefixes are "" or end with "/". */
-    base: { prefix: string; layout: 'tarball' | 'pg_basebackup' };
-    wal: { prefix: string; compression: 'none' | 'gzip' | 'zstd' };
+  source: ArchiveLocation & {
     /** "auto" or an explicit backup id (label). */
     backup: string;
   };

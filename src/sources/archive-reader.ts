@@ -8,7 +8,10 @@
  * as common prefixes. Keys come back in byte order. The reader never lists more than
  * asked: callers narrow with `prefix`, `startAfter`, `stopAfter` and `limit` so the
  * number of S3 requests follows the WAL range a plan needs, not the archive's size.
+ *
+ * Each kind of source is one folder (sources/<kind>/reader.ts) and one row in open.ts.
  */
+import type { ArchiveLocation } from '../plan/normalized.js';
 
 export interface ArchiveObject {
   key: string;
@@ -34,7 +37,7 @@ export interface Listing {
 }
 
 export interface ArchiveReader {
-  readonly kind: 's3' | 'local';
+  readonly kind: ArchiveLocation['kind'];
   /** Where a key is, for messages: s3://bucket/key or /path/key. */
   describe(key: string): string;
   list(options: ListOptions): Promise<Listing>;
@@ -54,6 +57,16 @@ export interface ArchiveReader {
 /** Keys compare in byte order (S3's order); JS string comparison agrees for ASCII keys. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Whether a key comes before the listing's window: at or before `startAfter`. */
+export function beforeStart(key: string, { startAfter }: ListOptions): boolean {
+  return startAfter !== undefined && compareKeys(key, startAfter) <= 0;
+}
+
+/** Whether a key comes after the listing's window: past `stopAfter` (nothing later is wanted). */
+export function pastStop(key: string, { stopAfter }: ListOptions): boolean {
+  return stopAfter !== undefined && compareKeys(key, stopAfter) > 0;
 }
 
 export class ArchiveAccessError extends Error {

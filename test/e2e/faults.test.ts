@@ -29,26 +29,30 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  NOT_AFTER_TARGET,
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
+  composeRuntime,
   createHarnessRoot,
   formatWithOffset,
   freePort,
   installBlockers,
-  installStandIns,
+  installComposeStandIns,
+  k8sRuntime,
   quiesce,
   relationManifest,
   run,
   s3Env,
+  s3Source,
   startPrimary,
   startS3rver,
+  testPlan,
   uploadArchive,
   type Blockers,
+  type PlanDocument,
   type Primary,
   type RelationManifest,
   type RunResult,
@@ -94,9 +98,7 @@ describe('fault matrix before finalize: production untouched, services restored'
     await quiesce(server(), scenario.db);
     pristine = join(root, 'archive-pristine');
     await run('cp', ['-a', primary.archiveDir, pristine]);
-    standIns = installStandIns(root);
-    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
-    standIns.setComposeRunning(['api', 'celery']);
+    standIns = installComposeStandIns(root, ['api', 'celery']);
     standIns.setReplicas('api', 3);
     standIns.setReplicas('celery-worker', 2);
     blockers = installBlockers(root);
@@ -117,54 +119,32 @@ describe('fault matrix before finalize: production untouched, services restored'
     return dir;
   };
 
-  const planFor = async (v: Variant): Promise<object> => ({
-    version: 1,
+  const planFor = async (v: Variant): Promise<PlanDocument> => testPlan({
     name: `fault-${v.name}`,
     description: `fault matrix: ${v.name}`,
-    target: { time: v.targetTime, inclusive: v.inclusive ?? false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      osUser: 'postgres',
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    root, primary, scenario,
+    layout: v.layout,
+    walCompression: v.compression,
+    sidePort: await freePort(),
+    overrides: {
+      target: { time: v.targetTime, inclusive: v.inclusive ?? false },
+      source: v.s3Endpoint ? s3Source(BUCKET, v.s3Endpoint) : { path: v.archiveDir },
+      recovery: { workDir: join(root, `work-${v.name}`), parallelism: 4 },
+      runtime: v.runtime === 'docker' ? composeRuntime(root, ['api', 'celery', 'frontend']) : k8sRuntime(['api', 'celery-worker']),
+      safetyBackup: { dir: join(root, `safety-${v.name}`) },
+      verify: { notAfterTarget: NOT_AFTER_TARGET },
     },
-    source: {
-      ...(v.s3Endpoint ? { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: v.s3Endpoint } : { kind: 'local', path: v.archiveDir }),
-      base: { prefix: 'base/', layout: v.layout },
-      wal: { prefix: 'wal/', compression: v.compression ?? 'none' },
-    },
-    recovery: { workDir: join(root, `work-${v.name}`), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
-    runtime: v.runtime === 'docker'
-      ? { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } }
-      : { kind: 'k8s', k8s: { context: 'e2e', namespace: 'app', deployments: ['api', 'celery-worker'] } },
-    safetyBackup: { dir: join(root, `safety-${v.name}`), pgDump: true },
-    verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
   });
 
-  /** Compile the variant's plan; returns a runner for its scripts. */
+  /** Compile the variant's plan (no shellcheck: run.sh's templates are checked elsewhere); returns a runner for its scripts. */
   const compileVariant = async (v: Variant) => {
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, `fault-${v.name}.yaml`);
-    writeFileSync(planFile, stringify(await planFor(v)));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: false }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    const bundle = join(root, 'out', `fault-${v.name}`);
-    const path = [...(v.pathFirst ?? []), blockers.binDir, standIns.binDir, process.env.PATH ?? ''].join(':');
-    const env = cleanEnv({ PATH: path, ...(v.s3Endpoint ? s3Env() : {}) });
-    for (const [key, value] of Object.entries(v.env ?? {})) {
-      if (value === '') delete env[key];
-      else env[key] = value;
-    }
-    const script = (name: string, args: string[] = []): Promise<RunResult> =>
-      run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
-    return { bundle, workDir: join(root, `work-${v.name}`), script };
+    const bundle = compileBundle(root, await planFor(v), {
+      shellcheck: false,
+      pathFirst: [...(v.pathFirst ?? []), blockers.binDir, standIns.binDir],
+      s3: Boolean(v.s3Endpoint),
+      env: v.env,
+    });
+    return { bundle: bundle.dir, workDir: join(root, `work-${v.name}`), script: bundle.run };
   };
 
   /** Production kept serving its own data all along: same postmaster, same relation files. */

@@ -95,7 +95,7 @@ export {
   type CreateDebianClusterOptions,
   type DebianCluster,
 } from './lib/debian.js';
-export { installStandIns, type StandIns } from './lib/standins.js';
+export { installComposeStandIns, installStandIns, type StandIns } from './lib/standins.js';
 export {
   DEFAULT_APP_NAMES,
   buildIncidentScenario,
@@ -112,3 +112,5 @@ export { installBlockers, type Blocker, type Blockers } from './lib/blockers.js'
 export { killProcessGroup, groupAlive, startDetached, type DetachedRun } from './lib/process-group.js';
 export { dataDirManifest, quiesce, relationManifest, type Manifest, type RelationManifest } from './lib/manifest.js';
 export { checksumTree, productionFingerprint, DATA_DIR_CONFIG_FILES, type ProductionFingerprint } from './lib/production.js';
+export { FULL_VERIFY, NOT_AFTER_TARGET, compileTestPlan, composeRuntime, debianPostgres, k8sRuntime, s3Source, testPlan, writeTestPlan, type PlanDocument, type PlanSite, type TestPlanOptions } from './lib/plans.js';
+export { bundleAt, compileBundle, scriptEnv, type ScriptEnvOptions, type ScriptRunOptions, type TestBundle } from './lib/bundle.js';

@@ -14,30 +14,29 @@
 // libpq only through the environment or a quoted conninfo: nothing may be expanded,
 // split or unescaped on the way.
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   freePort,
-  installStandIns,
+  installComposeStandIns,
   psqlAt,
   quiesce,
   quoteIdent,
   relationManifest,
-  run,
   startPrimary,
+  testPlan,
   type Primary,
   type RelationManifest,
   type RunResult,
   type Scenario,
   type StandIns,
+  type TestBundle,
 } from './harness.js';
 
 const DB = `app "x" $y's`;
@@ -59,8 +58,7 @@ describe('hostile database, table and column names, end to end', () => {
   let primary: Primary;
   let scenario: Scenario;
   let standIns: StandIns;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   let before: RelationManifest;
   const server = () => ({ socketDir: primary.socketDir, port: primary.port });
 
@@ -69,50 +67,32 @@ describe('hostile database, table and column names, end to end', () => {
     primary = await startPrimary({ root, timezone: 'America/New_York' });
     scenario = await buildIncidentScenario(primary, { layout: 'pg_basebackup', db: DB, names: NAMES });
     await quiesce(server(), DB);
-    standIns = installStandIns(root);
-    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
-    standIns.setComposeRunning(['api']);
+    standIns = installComposeStandIns(root, ['api']);
 
     const events = quoteIdent(NAMES.events);
     const accounts = quoteIdent(NAMES.accounts);
-    const plan = {
-      version: 1,
+    const plan = testPlan({
       name: PLAN,
       description: `it's "$HOME" \`id\` $(touch ${SENTINEL})`,
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: DB,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctl', logFile: primary.logFile },
+      root, primary, scenario,
+      layout: 'pg_basebackup',
+      sidePort: await freePort(),
+      overrides: {
+        postgres: { database: DB },
+        recovery: { workDir: join(root, WORK), parallelism: 4 },
+        safetyBackup: { dir: join(root, SAFETY) },
+        verify: {
+          rowCounts: [NAMES.accounts, NAMES.events],
+          notAfterTarget: [{ table: NAMES.events, column: NAMES.createdAt }],
+          queries: [{
+            name: `no "orphan" $events`,
+            sql: `SELECT count(*) FROM ${events} e WHERE NOT EXISTS (SELECT 1 FROM ${accounts} a WHERE a.id = e.account_id)`,
+            expect: '0',
+          }],
+        },
       },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'pg_basebackup' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(root, WORK), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
-      runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api'] } },
-      safetyBackup: { dir: join(root, SAFETY), pgDump: true },
-      verify: {
-        rowCounts: [NAMES.accounts, NAMES.events],
-        notAfterTarget: [{ table: NAMES.events, column: NAMES.createdAt }],
-        queries: [{
-          name: `no "orphan" $events`,
-          sql: `SELECT count(*) FROM ${events} e WHERE NOT EXISTS (SELECT 1 FROM ${accounts} a WHERE a.id = e.account_id)`,
-          expect: '0',
-        }],
-      },
-    };
-    mkdirSync(join(root, 'plans'));
-    const planFile = join(root, 'plans', `${PLAN}.yaml`);
-    writeFileSync(planFile, stringify(plan));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', PLAN);
-    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}` });
+    });
+    bundle = compileBundle(root, plan, { pathFirst: [standIns.binDir] });
     before = await relationManifest(server(), primary.dataDir, DB);
   }, 600_000);
 
@@ -120,8 +100,7 @@ describe('hostile database, table and column names, end to end', () => {
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const script = (name: string, args: string[] = []): Promise<RunResult> =>
-    run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const script = (name: string, args: string[] = []): Promise<RunResult> => bundle.run(name, args);
 
   /** The verify phase's row-count line of a table: name, before, recovered, difference. */
   const rowCountLine = (stderr: string, table: string) =>

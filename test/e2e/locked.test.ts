@@ -8,33 +8,37 @@
 // 3. The pinned object is put back: run.sh --yes resumes and recovers exactly the
 //    target state, from the pinned backup, staging exactly the pinned WAL list.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import type { LockFile } from '../../src/archive/lock.js';
-import { runCompile } from '../../src/commands/compile.js';
 import { runResolve } from '../../src/commands/resolve.js';
 import {
+  NOT_AFTER_TARGET,
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
+  composeRuntime,
   createHarnessRoot,
   freePort,
-  installStandIns,
-  run,
+  installComposeStandIns,
   s3Client,
-  s3Env,
+  s3Source,
   productionFingerprint,
   quiesce,
   startPrimary,
   startS3rver,
+  testPlan,
   uploadArchive,
+  writeTestPlan,
+  type PlanDocument,
+  type PlanSite,
   type Primary,
   type Scenario,
   type StandIns,
+  type TestBundle,
 } from './harness.js';
 
 interface Case {
@@ -53,31 +57,21 @@ const CASES: Case[] = [
 
 const BUCKET = 'pitr-e2e-locked';
 
-function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
-  const { root, primary, scenario } = ctx;
-  const source = c.source === 'local'
-    ? { kind: 'local', path: primary.archiveDir }
-    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
-  return {
-    version: 1,
+function planFor(c: Case, ctx: PlanSite & { endpoint?: string }): PlanDocument {
+  return testPlan({
+    ...ctx,
     name: 'locked',
     description: `end-to-end with a lock file: ${c.title}`,
-    target: { time: scenario.target.written, inclusive: false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    layout: c.layout,
+    walCompression: c.compression,
+    overrides: {
+      postgres: { osUser: undefined },
+      source: c.source === 's3' ? s3Source(BUCKET, ctx.endpoint) : {},
+      recovery: { parallelism: 4 },
+      runtime: composeRuntime(ctx.root, ['api', 'celery']),
+      verify: { notAfterTarget: NOT_AFTER_TARGET },
     },
-    source: { ...source, base: { prefix: 'base/', layout: c.layout }, wal: { prefix: 'wal/', compression: c.compression } },
-    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
-    runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery'] } },
-    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-    verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
-  };
+  });
 }
 
 describe.each(CASES)('a locked plan end to end: $title', (c) => {
@@ -85,8 +79,7 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
   let primary: Primary;
   let scenario: Scenario;
   let standIns: StandIns;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   let lock: LockFile;
   let endpoint: string | undefined;
 
@@ -100,14 +93,10 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
       endpoint = (await startS3rver({ root })).endpoint;
       await uploadArchive(endpoint, BUCKET, primary.archiveDir);
     }
-    standIns = installStandIns(root);
-    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
-    standIns.setComposeRunning(['api', 'celery']);
+    standIns = installComposeStandIns(root, ['api', 'celery']);
 
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, 'locked.yaml');
-    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
+    const plan = planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint });
+    const planFile = writeTestPlan(root, plan);
     const said: string[] = [];
     const io = { stdout: (t: string) => said.push(t), stderr: (t: string) => said.push(t) };
     const client = endpoint ? s3Client(endpoint) : undefined;
@@ -116,22 +105,15 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
     } finally {
       client?.destroy();
     }
-    lock = JSON.parse(readFileSync(join(planDir, 'locked.lock.json'), 'utf8')) as LockFile;
-    const out = join(root, 'out');
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(out, 'locked');
-    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+    lock = JSON.parse(readFileSync(join(root, 'plans', 'locked.lock.json'), 'utf8')) as LockFile;
+    bundle = compileBundle(root, plan, { pathFirst: [standIns.binDir], s3: c.source === 's3' });
   }, 900_000);
 
   afterAll(async () => {
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const runScript = (script: string, args: string[] = []) =>
-    run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const runScript = (script: string, args: string[] = []) => bundle.run(script, args);
 
   /** The pinned WAL object whose bytes the test replaces: the last one, holding the target. */
   const victim = () => lock.objects.wal.at(-1)!;
@@ -153,10 +135,10 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
   it('the lock pins the backup automatic selection would choose, and the bundle carries it', () => {
     expect(lock.backup.id).toBe(scenario.expectedBackupId);
     expect(lock.objects.wal.length).toBeGreaterThanOrEqual(3);
-    const pinned = readFileSync(join(bundle, 'lib/pinned.tsv'), 'utf8');
+    const pinned = readFileSync(join(bundle.dir, 'lib/pinned.tsv'), 'utf8');
     expect(pinned.split('\n').filter((l) => l.startsWith('wal\t')).map((l) => l.split('\t')[1])).toEqual(lock.objects.wal.map((o) => o.name));
-    expect(readFileSync(join(bundle, 'SHA256SUMS'), 'utf8')).toContain('  lib/pinned.tsv\n');
-    expect(readFileSync(join(bundle, 'RUNBOOK.md'), 'utf8')).toContain(`| WAL used | \`${lock.walRange.first}\` to \`${lock.walRange.last}\``);
+    expect(readFileSync(join(bundle.dir, 'SHA256SUMS'), 'utf8')).toContain('  lib/pinned.tsv\n');
+    expect(readFileSync(join(bundle.dir, 'RUNBOOK.md'), 'utf8')).toContain(`| WAL used | \`${lock.walRange.first}\` to \`${lock.walRange.last}\``);
   });
 
   it('an object replaced after resolving stops run.sh in preflight, before anything changes', async () => {
@@ -181,7 +163,7 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
     expect(result.stderr).toMatch(c.expectMismatch);
     expect(result.stderr).toContain('1 of the');
     expect(result.stderr).toContain('the archive changed after pitr resolve: put the pinned object back, or run pitr resolve again and recompile the plan');
-    expect(existsSync(join(bundle, 'state', 'done', '00-preflight'))).toBe(false);
+    expect(existsSync(join(bundle.dir, 'state', 'done', '00-preflight'))).toBe(false);
     // Nothing changed: no runtime call that stops anything, production as it was.
     const changing = standIns.readCalls().filter((call) => call.some((w) => ['stop', 'start', 'scale'].includes(w)));
     expect(changing).toEqual([]);
@@ -203,7 +185,7 @@ describe.each(CASES)('a locked plan end to end: $title', (c) => {
 
     expect(result.stderr).toMatch(new RegExp(`lock: the ${lock.objects.base.length + lock.objects.history.length + 1 + lock.objects.wal.length} pinned objects are in the archive as pitr resolve saw them`));
     expect(result.stderr).toContain(`base backup: ${lock.backup.id} `);
-    const values = join(bundle, 'state', 'values');
+    const values = join(bundle.dir, 'state', 'values');
     expect(readFileSync(join(values, 'backup'), 'utf8').split('\t')[0]).toBe(lock.backup.id);
     // The WAL staged and offered to recovery is the lock's list, nothing else.
     const pinnedNames = [...lock.objects.wal.map((o) => o.name), ...lock.objects.history.map((o) => o.name)];

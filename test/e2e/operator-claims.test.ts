@@ -18,20 +18,19 @@
 //   table and the client and goes on only after LEAVE-WRITES is typed.
 
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   freePort,
   installStandIns,
+  k8sRuntime,
   killProcessGroup,
   PG_BIN,
   productionFingerprint,
@@ -41,12 +40,14 @@ import {
   shellQuote,
   startDetached,
   startPrimary,
+  testPlan,
   waitFor,
   type DetachedRun,
   type Primary,
   type RunResult,
   type Scenario,
   type StandIns,
+  type TestBundle,
 } from './harness.js';
 
 const PLAN = 'e2e-claims';
@@ -91,8 +92,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
   let primary: Primary;
   let scenario: Scenario;
   let standIns: StandIns;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   let workDir: string;
   let health: Awaited<ReturnType<typeof listen>>;
   let slack: Awaited<ReturnType<typeof listen>>;
@@ -118,44 +118,27 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
     slack = await listen(() => 200);
     workDir = join(root, `wo%rk 'dir`);
 
-    const plan = {
-      version: 1,
+    const plan = testPlan({
       name: PLAN,
       description: 'operator claims end to end',
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'systemd', unit: UNIT },
+      root, primary, scenario,
+      layout: 'tarball',
+      sidePort: await freePort(),
+      overrides: {
+        postgres: { service: { kind: 'systemd', unit: UNIT } },
+        recovery: { workDir, drainTimeoutSeconds: 5 },
+        runtime: k8sRuntime(['api', 'worker']),
+        verify: { http: [{ url: `http://127.0.0.1:${health.port}/health`, status: 200, bearerTokenEnv: 'E2E_HEALTH_TOKEN' }] },
+        notify: { slack: { webhookUrlEnv: 'E2E_SLACK_URL' } },
       },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir, port: await freePort(), parallelism: 2, drainTimeoutSeconds: 5 },
-      runtime: { kind: 'k8s', k8s: { context: 'e2e', namespace: 'app', deployments: ['api', 'worker'] } },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-      verify: {
-        rowCounts: ['accounts', 'events'],
-        http: [{ url: `http://127.0.0.1:${health.port}/health`, status: 200, bearerTokenEnv: 'E2E_HEALTH_TOKEN' }],
+    });
+    bundle = compileBundle(root, plan, {
+      pathFirst: [standIns.binDir],
+      env: {
+        E2E_HEALTH_TOKEN: TOKEN,
+        E2E_SLACK_URL: `http://127.0.0.1:${slack.port}/services/${WEBHOOK_SECRET}`,
+        PITR_E2E_SENTINEL: SENTINEL,
       },
-      notify: { slack: { webhookUrlEnv: 'E2E_SLACK_URL' } },
-    };
-    mkdirSync(join(root, 'plans'));
-    const planFile = join(root, 'plans', `${PLAN}.yaml`);
-    writeFileSync(planFile, stringify(plan));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', PLAN);
-    env = cleanEnv({
-      PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`,
-      E2E_HEALTH_TOKEN: TOKEN,
-      E2E_SLACK_URL: `http://127.0.0.1:${slack.port}/services/${WEBHOOK_SECRET}`,
-      PITR_E2E_SENTINEL: SENTINEL,
     });
 
     // Sample every process's argv while the scripts run (readdir of /proc is cheap).
@@ -181,12 +164,11 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const script = (name: string, args: string[] = []): Promise<RunResult> =>
-    run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const script = (name: string, args: string[] = []): Promise<RunResult> => bundle.run(name, args);
   /** run.sh on a terminal (script(1)), with INPUT typed: the confirmation needs a tty. */
   const onTerminal = (args: string[], input: string): Promise<RunResult> =>
-    run('script', ['-qec', [join(bundle, 'run.sh'), ...args].map(shellQuote).join(' '), '/dev/null'], {
-      env,
+    run('script', ['-qec', [join(bundle.dir, 'run.sh'), ...args].map(shellQuote).join(' '), '/dev/null'], {
+      env: bundle.env,
       input,
       allowFailure: true,
       timeoutMs: 900_000,
@@ -242,7 +224,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
     // shell meanwhile). A session kept busy reports its row counts only when it goes idle:
     // the transaction counter shows its writes then (writes-compare unit test).
     const writer = startDetached('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'psql'), '-X', '-q', '-h', primary.socketDir, '-p', String(primary.port), '-d', scenario.db,
-      '-c', 'INSERT INTO events (account_id) SELECT 1 FROM generate_series(1, 3)', '-c', '\\! sleep 900'], { env: { ...env, PGAPPNAME: 'rogue-writer' } });
+      '-c', 'INSERT INTO events (account_id) SELECT 1 FROM generate_series(1, 3)', '-c', '\\! sleep 900'], { env: { ...bundle.env, PGAPPNAME: 'rogue-writer' } });
     rogueWriter = writer;
     await waitFor(async () => (await psqlAt({ ...server(), db: scenario.db, sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rogue-writer' AND state = 'idle' AND query LIKE 'INSERT INTO events%'" })) === '1', { timeoutMs: 60_000, description: 'the rogue writer' });
     const before = await fingerprint();
@@ -313,7 +295,7 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
       [...kube, 'scale', 'deployment', 'api', '--replicas=3'],
       [...kube, 'scale', 'deployment', 'worker', '--replicas=1'],
     ]);
-    expect(readFileSync(join(bundle, 'state', 'values', 'k8s-hpas.tsv'), 'utf8')).toBe('api-hpa\tapi\t2\n');
+    expect(readFileSync(join(bundle.dir, 'state', 'values', 'k8s-hpas.tsv'), 'utf8')).toBe('api-hpa\tapi\t2\n');
     // What the recording requires, and at least what the HPA's minReplicas requires.
     expect(standIns.replicas('api')).toBe(3);
     expect(standIns.replicas('worker')).toBe(1);
@@ -329,9 +311,9 @@ describe('one recovery: systemd, k8s with an HPA, verify.http, notify.slack, the
     // /proc was sampled every 25 ms during every run above.
     expect(samples).toBeGreaterThan(100);
     expect([...argvSamples]).toEqual([]);
-    const runLog = readFileSync(join(bundle, 'state', 'run.log'), 'utf8');
+    const runLog = readFileSync(join(bundle.dir, 'state', 'run.log'), 'utf8');
     expect(runLog).toContain('notified Slack');
-    const written = [...filesUnder(join(bundle, 'state')), ...filesUnder(workDir), ...filesUnder(join(root, 'safety')), ...filesUnder(bundle)];
+    const written = [...filesUnder(join(bundle.dir, 'state')), ...filesUnder(workDir), ...filesUnder(join(root, 'safety')), ...filesUnder(bundle.dir)];
     expect(written.length).toBeGreaterThan(10);
     const leaks = written.filter((file) => {
       if (statSync(file).size > 64 * 1024 * 1024) return false;

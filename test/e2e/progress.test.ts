@@ -3,25 +3,25 @@
 // gzip archive) stages exactly the needed WAL while the base backup is extracted and
 // replayed; drill.sh prints staging and replay progress that reaches 100%, without
 // flooding; teardown leaves no stager behind.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
-  cleanEnv,
+  buildIncidentScenario,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   freePort,
-  installStandIns,
+  installComposeStandIns,
   run,
-  s3Env,
+  s3Source,
   startPrimary,
   startS3rver,
+  testPlan,
   uploadArchive,
-  buildIncidentScenario,
-  type Primary,
-  type Scenario,
+  type PlanDocument,
+  type PlanSite,
+  type TestBundle,
 } from './harness.js';
 
 interface Case {
@@ -39,32 +39,19 @@ const CASES: Case[] = [
 const BUCKET = 'pitr-e2e-progress';
 const SEGMENTS_BEFORE_TARGET = 30;
 
-function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
-  const { root, primary, scenario } = ctx;
-  const source = c.source === 'local'
-    ? { kind: 'local', path: primary.archiveDir }
-    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
-  return {
-    version: 1,
+function planFor(c: Case, ctx: PlanSite & { endpoint?: string }): PlanDocument {
+  return testPlan({
+    ...ctx,
     name: 'progress',
     description: `progress: ${c.title}`,
-    target: { time: scenario.target.written, inclusive: false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      osUser: 'postgres',
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    layout: 'tarball',
+    walCompression: 'gzip',
+    overrides: {
+      source: c.source === 's3' ? s3Source(BUCKET, ctx.endpoint) : {},
+      recovery: { parallelism: 4, drainTimeoutSeconds: undefined },
+      safetyBackup: { pgDump: false },
     },
-    source: { ...source, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'gzip' } },
-    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4 },
-    runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api'] } },
-    safetyBackup: { dir: join(root, 'safety'), pgDump: false },
-    verify: { rowCounts: ['accounts', 'events'] },
-  };
+  });
 }
 
 /** Names in the needed list the drill's preflight wrote (segments and history files). */
@@ -74,8 +61,7 @@ function neededNames(stateDir: string): string[] {
 
 describe.each(CASES)('WAL staging and progress: $title', (c) => {
   let root: string;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
 
   beforeAll(async () => {
     root = await createHarnessRoot();
@@ -86,20 +72,8 @@ describe.each(CASES)('WAL staging and progress: $title', (c) => {
       endpoint = (await startS3rver({ root })).endpoint;
       await uploadArchive(endpoint, BUCKET, primary.archiveDir);
     }
-    const standIns = installStandIns(root);
-    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
-    standIns.setComposeRunning(['api']);
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, 'progress.yaml');
-    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
-    const out = join(root, 'out');
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(out, 'progress');
-    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+    const standIns = installComposeStandIns(root, ['api']);
+    bundle = compileBundle(root, planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint }), { pathFirst: [standIns.binDir], s3: c.source === 's3' });
   }, 900_000);
 
   afterAll(async () => {
@@ -108,7 +82,7 @@ describe.each(CASES)('WAL staging and progress: $title', (c) => {
 
   it('drill.sh stages exactly the needed WAL in the background and reports progress to 100%', async () => {
     const stateDir = join(root, 'state');
-    const drill = await run('bash', [join(bundle, 'drill.sh'), '--keep', '--state-dir', stateDir], { env, allowFailure: true, timeoutMs: 600_000 });
+    const drill = await bundle.run('drill.sh', ['--keep', '--state-dir', stateDir]);
     expect(drill.code, drill.stderr.slice(-4000)).toBe(0);
     const out = drill.stderr;
 
@@ -155,7 +129,7 @@ describe.each(CASES)('WAL staging and progress: $title', (c) => {
     // Replay pauses in the target's segment: every needed segment up to it was restored.
     expect(neededSegments.filter((n) => n <= restored.at(-1)! && !restored.includes(n))).toEqual([]);
     expect(sideLog).not.toMatch(/could not fetch/);
-    const teardown = await run('bash', [join(bundle, 'drill.sh'), '--teardown', '--state-dir', stateDir], { env, allowFailure: true, timeoutMs: 120_000 });
+    const teardown = await bundle.run('drill.sh', ['--teardown', '--state-dir', stateDir], { timeoutMs: 120_000 });
     expect(teardown.code, teardown.stderr).toBe(0);
     expect(existsSync(stagingDir)).toBe(false);
     const stagers = await run('pgrep', ['-f', join(root, 'work', 'bin', 'stage-wal.sh')], { allowFailure: true });

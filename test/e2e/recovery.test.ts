@@ -6,29 +6,33 @@
 // s3rver and read through the real aws CLI (pg_basebackup layout, gzip WAL, k8s).
 // The server runs in Asia/Tokyo and the plan writes the target with -05:00.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  FULL_VERIFY,
+  buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
+  composeRuntime,
   createHarnessRoot,
   freePort,
-  installStandIns,
+  installComposeStandIns,
+  k8sRuntime,
   productionFingerprint,
   quiesce,
-  run,
-  s3Env,
+  s3Source,
   startPrimary,
   startS3rver,
+  testPlan,
   uploadArchive,
-  buildIncidentScenario,
+  type PlanDocument,
+  type PlanSite,
   type Primary,
   type Scenario,
   type StandIns,
+  type TestBundle,
 } from './harness.js';
 
 interface Case {
@@ -47,39 +51,20 @@ const CASES: Case[] = [
 const BUCKET = 'pitr-e2e-backups';
 
 /** A plan for this harness, in the plan format users write. */
-function planFor(c: Case, ctx: { root: string; primary: Primary; scenario: Scenario; sidePort: number; endpoint?: string }): object {
-  const { root, primary, scenario } = ctx;
-  const source = c.source === 'local'
-    ? { kind: 'local', path: primary.archiveDir }
-    : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint: ctx.endpoint };
-  const runtime = c.runtime === 'docker'
-    ? { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } }
-    : { kind: 'k8s', k8s: { context: 'e2e', namespace: 'app', deployments: ['api', 'celery-worker'] } };
-  return {
-    version: 1,
+function planFor(c: Case, ctx: PlanSite & { endpoint?: string }): PlanDocument {
+  return testPlan({
+    ...ctx,
     name: 'e2e',
     description: `end-to-end: ${c.title}`,
-    target: { time: scenario.target.written, inclusive: false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      osUser: 'postgres',
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    layout: c.layout,
+    walCompression: c.compression,
+    overrides: {
+      source: c.source === 's3' ? s3Source(BUCKET, ctx.endpoint) : {},
+      recovery: { parallelism: 4 },
+      runtime: c.runtime === 'docker' ? composeRuntime(ctx.root, ['api', 'celery', 'frontend']) : k8sRuntime(['api', 'celery-worker']),
+      verify: FULL_VERIFY,
     },
-    source: { ...source, base: { prefix: 'base/', layout: c.layout }, wal: { prefix: 'wal/', compression: c.compression } },
-    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
-    runtime,
-    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-    verify: {
-      rowCounts: ['accounts', 'events'],
-      notAfterTarget: [{ table: 'events', column: 'created_at' }],
-      queries: [{ name: 'no event without its account', sql: 'SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)', expect: '0' }],
-    },
-  };
+  });
 }
 
 describe.each(CASES)('PITR end to end: $title', (c) => {
@@ -87,8 +72,7 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
   let primary: Primary;
   let scenario: Scenario;
   let standIns: StandIns;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   let composeFile: string;
 
   beforeAll(async () => {
@@ -102,33 +86,20 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
       endpoint = (await startS3rver({ root })).endpoint;
       await uploadArchive(endpoint, BUCKET, primary.archiveDir);
     }
-    standIns = installStandIns(root);
-    composeFile = join(root, 'compose.yml');
-    writeFileSync(composeFile, 'services: {}\n');
     // frontend is not running: it must be neither stopped nor started.
-    standIns.setComposeRunning(['api', 'celery']);
+    standIns = installComposeStandIns(root, ['api', 'celery']);
+    composeFile = join(root, 'compose.yml');
     standIns.setReplicas('api', 3);
     standIns.setReplicas('celery-worker', 2);
 
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, 'e2e.yaml');
-    writeFileSync(planFile, stringify(planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint })));
-    const out = join(root, 'out');
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(out, 'e2e');
-    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+    bundle = compileBundle(root, planFor(c, { root, primary, scenario, sidePort: await freePort(), endpoint }), { pathFirst: [standIns.binDir], s3: c.source === 's3' });
   }, 900_000);
 
   afterAll(async () => {
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const runScript = (script: string, args: string[] = []) =>
-    run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const runScript = (script: string, args: string[] = []) => bundle.run(script, args);
 
   /**
    * The table run.sh and drill.sh end with: these rows in this order, each with its
@@ -161,7 +132,7 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
     expect(result.stderr).toContain('paused at the target');
     expect(result.stderr).toContain('verification passed');
     const drillPhases = ['00-preflight', '01-assess', '04-fetch', '05-configure', '06-recover', '07-verify', 'teardown'];
-    expectSummary(result.stderr, readFileSync(join(bundle, 'state', 'drill', 'run.log'), 'utf8'), drillPhases.map((p) => [p, 'ran']));
+    expectSummary(result.stderr, readFileSync(join(bundle.dir, 'state', 'drill', 'run.log'), 'utf8'), drillPhases.map((p) => [p, 'ran']));
     expect(await primary.postmasterPid()).toBe(pidBefore);
     expect(await captureAppState(primary, scenario.db)).toEqual(scenario.final);
     // Byte for byte: relation files, postgresql.conf, postgresql.auto.conf, pg_hba.conf.
@@ -179,11 +150,11 @@ describe.each(CASES)('PITR end to end: $title', (c) => {
     const result = await runScript('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
     const phases = ['00-preflight', '01-assess', '02-stop-services', '03-safety-backup', '04-fetch', '05-configure', '06-recover', '07-verify', '08-finalize'];
-    expectSummary(result.stderr, readFileSync(join(bundle, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'ran']));
+    expectSummary(result.stderr, readFileSync(join(bundle.dir, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'ran']));
     // Run again: nothing left to do, every phase already done with the duration it took.
     const again = await runScript('run.sh', ['--yes']);
     expect(again.code, again.stderr.slice(-4000)).toBe(0);
-    expectSummary(again.stderr, readFileSync(join(bundle, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'already done']));
+    expectSummary(again.stderr, readFileSync(join(bundle.dir, 'state', 'run.log'), 'utf8'), phases.map((p) => [p, 'already done']));
     const server = { socketDir: primary.socketDir, port: primary.port };
     // Row identities (every account's id and name, every event's id), not counts: at the
     // target and after the incident the events count is the same.

@@ -31,18 +31,18 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  NOT_AFTER_TARGET,
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
+  composeRuntime,
   createHarnessRoot,
   dataDirManifest,
   freePort,
   installBlockers,
-  installStandIns,
+  installComposeStandIns,
   isProcessAlive,
   killProcessGroup,
   quiesce,
@@ -52,6 +52,7 @@ import {
   run,
   startDetached,
   startPrimary,
+  testPlan,
   waitFor,
   type Blockers,
   type DetachedRun,
@@ -60,6 +61,7 @@ import {
   type RunResult,
   type Scenario,
   type StandIns,
+  type TestBundle,
 } from './harness.js';
 
 const PLAN = 'resume';
@@ -71,10 +73,9 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
   let standIns: StandIns;
   let blockers: Blockers;
   let archiveDir: string;
-  let bundle: string;
+  let bundle: TestBundle;
   let workDir: string;
   let sidePort: number;
-  let env: NodeJS.ProcessEnv;
   let before: RelationManifest;
   /** WAL segments of the scenario: b1's first, and the one after it. */
   let segmentAfterStart: string;
@@ -94,43 +95,26 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
     const segments = readdirSync(join(archiveDir, 'wal')).filter((n) => /^[0-9A-F]{24}\.gz$/.test(n)).map((n) => n.slice(0, 24)).sort();
     segmentAfterStart = segments[segments.indexOf(scenario.backups.b1!.startWalFile) + 1]!;
 
-    standIns = installStandIns(root);
-    writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
-    standIns.setComposeRunning(['api', 'celery']);
+    standIns = installComposeStandIns(root, ['api', 'celery']);
     blockers = installBlockers(root);
 
     workDir = join(root, 'work');
     sidePort = await freePort();
-    const plan = {
-      version: 1,
+    const plan = testPlan({
       name: PLAN,
       description: 'kill -9 and resume',
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctl', logFile: primary.logFile },
+      root, primary, scenario,
+      layout: 'tarball',
+      walCompression: 'gzip',
+      sidePort,
+      overrides: {
+        source: { path: archiveDir },
+        recovery: { workDir, parallelism: 4 },
+        runtime: composeRuntime(root, ['api', 'celery', 'frontend']),
+        verify: { notAfterTarget: NOT_AFTER_TARGET },
       },
-      source: { kind: 'local', path: archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'gzip' } },
-      recovery: { workDir, port: sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
-      runtime: { kind: 'docker', compose: { command: 'docker compose', file: join(root, 'compose.yml'), services: ['api', 'celery', 'frontend'] } },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-      verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
-    };
-    mkdirSync(join(root, 'plans'));
-    const planFile = join(root, 'plans', `${PLAN}.yaml`);
-    writeFileSync(planFile, stringify(plan));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', PLAN);
-    env = cleanEnv({ PATH: `${blockers.binDir}:${standIns.binDir}:${process.env.PATH ?? ''}` });
+    });
+    bundle = compileBundle(root, plan, { pathFirst: [blockers.binDir, standIns.binDir] });
     before = await relationManifest(server(), primary.dataDir, scenario.db);
   }, 300_000);
 
@@ -140,16 +124,15 @@ describe('kill -9 at any moment, and a second run meanwhile: resume completes, o
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const script = (name: string, args: string[] = []): Promise<RunResult> =>
-    run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const script = (name: string, args: string[] = []): Promise<RunResult> => bundle.run(name, args);
   /** Every run started in its own process group, killed in afterAll if a case failed early. */
   const detached: DetachedRun[] = [];
   const startRun = () => {
-    const started = startDetached('bash', [join(bundle, 'run.sh'), '--yes'], { env });
+    const started = startDetached('bash', [join(bundle.dir, 'run.sh'), '--yes'], { env: bundle.env });
     detached.push(started);
     return started;
   };
-  const stateDir = () => join(bundle, 'state');
+  const stateDir = () => join(bundle.dir, 'state');
   const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
   const asideDirs = () => readdirSync(join(root, 'primary')).filter((n) => n.startsWith('data.pre-pitr-'));
   const runId = () => readFileSync(join(stateDir(), 'values', 'run-id'), 'utf8').trim();

@@ -40,7 +40,7 @@ import {
   type Scenario,
   type StandIns,
 } from './harness.js';
-import { compileTestPlan, pg15Plan } from './lib/plans.js';
+import { compileTestPlan, testPlan } from './lib/plans.js';
 
 const PLAN = 'e2e-run-options';
 const DRAIN_SECONDS = 3;
@@ -84,12 +84,10 @@ describe('run.sh phase by phase: --from, --only, the drain, with and without pig
     standIns.setComposeRunning(['api']);
     noPigzDir = pathWithoutPigz(root);
 
-    bundle = compileTestPlan(root, pg15Plan({
+    bundle = compileTestPlan(root, testPlan({
       name: PLAN,
       description: 'run.sh options end to end',
-      root,
-      primary,
-      scenario,
+      root, primary, scenario,
       layout: 'tarball',
       sidePort: await freePort(),
       overrides: { recovery: { drainTimeoutSeconds: DRAIN_SECONDS } },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diskReserveConstants } from '../../src/compile/model.js';
+import { diskReserveConstants } from '../../src/compile/script-constants.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schema/plan.schema.json', import.meta.url), 'utf8')) as {
   properties: { recovery: { properties: { diskReserve: { pattern: string } } } };

@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { compilePlan } from '../../src/compile/compile-plan.js';
-import { buildModel, type Constant } from '../../src/compile/model.js';
+import { buildModel } from '../../src/compile/model.js';
+import type { Constant } from '../../src/compile/script-constants.js';
 import { loadTemplates } from '../../src/compile/render.js';
 
 import { validatePlanText } from '../../src/plan/validate.js';

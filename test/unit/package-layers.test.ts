@@ -5,6 +5,10 @@
 //
 // (paths.ts and terminal-style.ts are leaves anyone may use.) An import that points up
 // a layer, or any cycle between files, fails here with the import that causes it.
+//
+// Inside sources/, each source kind is a folder (sources/<kind>/) behind the one
+// ArchiveReader interface: only the registry, sources/open.ts, reaches into a kind's
+// folder, and no kind's folder reaches into another's.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +43,22 @@ export function localImports(file: string, text: string): string[] {
 
 function packageOf(file: string): string {
   return relative(SRC, file).split('/')[0];
+}
+
+/** `s3` for src/sources/s3/reader.ts; null for a file not inside a source kind's folder. */
+export function sourceKindOf(file: string): string | null {
+  const parts = relative(SRC, file).split('/');
+  return parts[0] === 'sources' && parts.length > 2 ? parts[1] : null;
+}
+
+/** Imports into a source kind's folder from anywhere but the registry or that folder. */
+export function sourceKindLeaks(graph: Map<string, string[]>): string[] {
+  const registry = join(SRC, 'sources', 'open.ts');
+  return [...graph].flatMap(([from, targets]) =>
+    targets
+      .filter((to) => sourceKindOf(to) !== null && from !== registry && sourceKindOf(from) !== sourceKindOf(to))
+      .map((to) => `${relative(SRC, from)} imports ${relative(SRC, to)}`),
+  );
 }
 
 function layerOf(file: string): number {
@@ -83,6 +103,10 @@ describe('package layers', () => {
     expect(upward).toEqual([]);
   });
 
+  it('source kinds are reached only through sources/open.ts', () => {
+    expect(sourceKindLeaks(graph)).toEqual([]);
+  });
+
   it('no file imports itself back through others (no cycles)', () => {
     expect(findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' → '))).toEqual([]);
   });
@@ -90,6 +114,14 @@ describe('package layers', () => {
   it('the checks find what they are meant to find', () => {
     expect(findCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual([['a', 'b', 'c', 'a']]);
     expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+    const s3 = join(SRC, 'sources', 's3', 'reader.ts');
+    const local = join(SRC, 'sources', 'local', 'reader.ts');
+    const resolveCommand = join(SRC, 'commands', 'resolve.ts');
+    expect(sourceKindLeaks(new Map([[join(SRC, 'sources', 'open.ts'), [s3, local]], [local, [join(SRC, 'sources', 'archive-reader.ts')]]]))).toEqual([]);
+    expect(sourceKindLeaks(new Map([[resolveCommand, [s3]], [local, [s3]]]))).toEqual([
+      'commands/resolve.ts imports sources/s3/reader.ts',
+      'sources/local/reader.ts imports sources/s3/reader.ts',
+    ]);
     expect(localImports('/x/src/archive/a.ts', "import { b } from '../compile/b.js';\nconst c = await import('./c.js');")).toEqual([
       '/x/src/compile/b.ts',
       '/x/src/archive/c.ts',

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LockFile } from '../../src/archive/lock.js';
 import { mermaidLabel } from '../../src/compile/mermaid.js';
-import { runbookPinnedFromLock } from '../../src/compile/model.js';
+import { runbookPinnedFromLock } from '../../src/compile/runbook-facts.js';
 import { loadTemplates, TEMPLATE_HELPERS } from '../../src/compile/render.js';
 import { TEMPLATES_DIR } from '../../src/paths.js';
 import { compileRunbook, hostilePlans, HOSTILE, HOSTILE_SHORT, HOSTILE_VALUES, mermaidBlocks } from '../runbook-fixtures.js';

@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recoveryConfBlock, restoreCommand } from '../../src/compile/model.js';
+import { recoveryConfBlock, restoreCommand } from '../../src/compile/recovery-config.js';
 import { confQuote, shellComment, shellName, shellQuote } from '../../src/compile/shell.js';
 import { loadExamplePlan, makeTempDir, removeTempDirs, run } from './compiler-helpers.js';
 

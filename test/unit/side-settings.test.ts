@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recoveryConfBlock, sideConfigText } from '../../src/compile/model.js';
+import { recoveryConfBlock, sideConfigText } from '../../src/compile/recovery-config.js';
 import { SIZED_SETTINGS, sideSettings, settingExistsIn } from '../../src/compile/side-settings.js';
 import type { NormalizedPlan } from '../../src/plan/normalized.js';
 import { loadExamplePlan } from './compiler-helpers.js';

@@ -77,7 +77,7 @@ staging_wait_for() {
 }
 
 # staging_wanted: whether WAL goes through the staging directory (decided by the
-# compiler, walIsStaged in src/compile/model.ts: restore_command depends on it too).
+# compiler, walIsStaged in src/compile/recovery-config.ts: restore_command depends on it too).
 staging_wanted() { [[ "${WAL_STAGED}" == true ]]; }
 
 # install_side_bin: the scripts the PostgreSQL OS user runs (restore_command, the

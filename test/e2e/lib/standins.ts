@@ -88,3 +88,14 @@ export function installStandIns(root: string): StandIns {
     },
   };
 }
+
+/**
+ * installStandIns, plus the plan's compose file (<root>/compose.yml, an empty project)
+ * and these compose services running.
+ */
+export function installComposeStandIns(root: string, running: string[]): StandIns {
+  const standIns = installStandIns(root);
+  writeFileSync(join(root, 'compose.yml'), 'services: {}\n');
+  standIns.setComposeRunning(running);
+  return standIns;
+}

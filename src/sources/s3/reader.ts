@@ -14,14 +14,8 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import {
-  ArchiveAccessError,
-  compareKeys,
-  type ArchiveObject,
-  type ArchiveReader,
-  type Listing,
-  type ListOptions,
-} from './archive-reader.js';
+import type { ArchiveLocation } from '../../plan/normalized.js';
+import { ArchiveAccessError, beforeStart, compareKeys, pastStop, type ArchiveObject, type ArchiveReader, type Listing, type ListOptions } from '../archive-reader.js';
 
 export interface S3Location {
   bucket: string;
@@ -40,6 +34,12 @@ export function createS3Client({ region, endpoint }: S3Location): S3Client {
 }
 
 const PAGE_SIZE = 1000;
+
+/** The reader for a plan's s3 source (open.ts's row for `s3`); tests pass their own client. */
+export function openS3Archive(source: ArchiveLocation, client?: S3Client): ArchiveReader {
+  if (!source.bucket) throw new Error('source.bucket is required for an s3 source');
+  return createS3Reader({ bucket: source.bucket, region: source.region, endpoint: source.endpoint }, client);
+}
 
 export function createS3Reader(location: S3Location, client: S3Client = createS3Client(location)): ArchiveReader {
   const { bucket } = location;
@@ -68,7 +68,8 @@ export function createS3Reader(location: S3Location, client: S3Client = createS3
     kind: 's3',
     describe,
 
-    async list({ prefix, startAfter, stopAfter, limit }: ListOptions): Promise<Listing> {
+    async list(options: ListOptions): Promise<Listing> {
+      const { prefix, startAfter, limit } = options;
       const objects: ArchiveObject[] = [];
       const prefixes = new Set<string>();
       let token: string | undefined;
@@ -89,24 +90,24 @@ export function createS3Reader(location: S3Location, client: S3Client = createS3
         } catch (error) {
           throw accessError(`cannot list ${describe(prefix)}`, error);
         }
-        let pastStop = false;
+        let reachedStop = false;
         const contents = [...(page.Contents ?? [])].sort((a, b) => compareKeys(a.Key ?? '', b.Key ?? ''));
         for (const item of contents) {
           const key = item.Key ?? '';
-          if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
-          if (stopAfter !== undefined && compareKeys(key, stopAfter) > 0) {
-            pastStop = true;
+          if (beforeStart(key, options)) continue;
+          if (pastStop(key, options)) {
+            reachedStop = true;
             continue;
           }
           if (limit === undefined || objects.length < limit) objects.push({ key, size: Number(item.Size ?? 0), etag: unquote(item.ETag) });
         }
         for (const common of page.CommonPrefixes ?? []) {
           const value = common.Prefix ?? '';
-          if (stopAfter !== undefined && compareKeys(value, stopAfter) > 0) pastStop = true;
+          if (pastStop(value, options)) reachedStop = true;
           else prefixes.add(value);
         }
         const full = limit !== undefined && objects.length >= limit;
-        if (!page.IsTruncated || !page.NextContinuationToken || pastStop || full) break;
+        if (!page.IsTruncated || !page.NextContinuationToken || reachedStop || full) break;
         token = page.NextContinuationToken;
       }
       objects.sort((a, b) => compareKeys(a.key, b.key));

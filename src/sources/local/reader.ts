@@ -7,14 +7,23 @@ import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ArchiveAccessError,
-  compareKeys,
-  type ArchiveObject,
-  type ArchiveReader,
-  type Listing,
-  type ListOptions,
-} from './archive-reader.js';
+import type { ArchiveLocation } from '../../plan/normalized.js';
+import { ArchiveAccessError, beforeStart, compareKeys, pastStop, type ArchiveObject, type ArchiveReader, type Listing, type ListOptions } from '../archive-reader.js';
+
+/** The reader for a plan's local source (open.ts's row for `local`). */
+export function openLocalArchive(source: ArchiveLocation): ArchiveReader {
+  if (!source.path) throw new Error('source.path is required for a local source');
+  return createLocalReader(source.path);
+}
+
+/**
+ * A missing file or directory is an answer (no such object); anything else (permissions,
+ * I/O) is the archive failing, reported with the path.
+ */
+function throwUnlessMissing(error: unknown, path: string): void {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+  throw new ArchiveAccessError(`cannot read ${path}: ${(error as Error).message}`);
+}
 
 export function createLocalReader(root: string): ArchiveReader {
   const directories = new Map<string, Dirent[]>();
@@ -32,9 +41,7 @@ export function createLocalReader(root: string): ArchiveReader {
     try {
       entries = await readdir(pathOf(directory), { withFileTypes: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new ArchiveAccessError(`cannot read ${join(root, directory)}: ${(error as Error).message}`);
-      }
+      throwUnlessMissing(error, join(root, directory));
       entries = [];
     }
     entries.sort((a, b) => compareKeys(a.name, b.name));
@@ -47,8 +54,8 @@ export function createLocalReader(root: string): ArchiveReader {
       const info = await stat(pathOf(key));
       return info.isFile() ? { key, size: info.size, etag: null } : null;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new ArchiveAccessError(`cannot read ${pathOf(key)}: ${(error as Error).message}`);
+      throwUnlessMissing(error, pathOf(key));
+      return null;
     }
   }
 
@@ -56,7 +63,8 @@ export function createLocalReader(root: string): ArchiveReader {
     kind: 'local',
     describe: (key) => pathOf(key),
 
-    async list({ prefix, startAfter, stopAfter, limit }: ListOptions): Promise<Listing> {
+    async list(options: ListOptions): Promise<Listing> {
+      const { prefix, limit } = options;
       const slash = prefix.lastIndexOf('/');
       const directory = prefix.slice(0, slash + 1);
       const namePrefix = prefix.slice(slash + 1);
@@ -65,8 +73,8 @@ export function createLocalReader(root: string): ArchiveReader {
       for (const entry of await entriesOf(directory.replace(/\/$/, ''))) {
         if (!entry.name.startsWith(namePrefix)) continue;
         const key = `${directory}${entry.name}`;
-        if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
-        if (stopAfter !== undefined && compareKeys(key, stopAfter) > 0) break;
+        if (beforeStart(key, options)) continue;
+        if (pastStop(key, options)) break;
         if (entry.isDirectory()) prefixes.push(`${key}/`);
         else if (entry.isFile()) keys.push(key);
         if (limit !== undefined && keys.length >= limit) break;
@@ -91,8 +99,8 @@ export function createLocalReader(root: string): ArchiveReader {
       try {
         handle = await open(pathOf(key), 'r');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new ArchiveAccessError(`cannot read ${pathOf(key)}: ${(error as Error).message}`);
+        throwUnlessMissing(error, pathOf(key));
+        return null;
       }
       try {
         count('read');
