@@ -27,6 +27,9 @@ const localArchive = (archive: string) => (doc: Record<string, any>) => {
   doc.source = { kind: 'local', path: archive, base: doc.source.base, wal: doc.source.wal };
 };
 
+/** A compile through the shellcheck gate: over a minute on a 2-core runner busy with e2e tests. */
+const COMPILE_WITH_SHELLCHECK_MS = 180_000;
+
 describe('pitr compile with a lock file', () => {
   it('pins the bundle: lib/pinned.tsv under SHA256SUMS, PINNED constants, the pinned values in RUNBOOK.md', () => {
     const { file, dir, plan } = planFile();
@@ -56,7 +59,7 @@ describe('pitr compile with a lock file', () => {
     expect(runbook).toContain(`\`base/b1.tar.gz\` (\`20\` bytes, \`ETag ${md5(CONTENT['base/b1.tar.gz'])}\`)`);
     expect(runbook).toContain('newest commit in the range `2024-01-15T14:31:02.5+00:00`');
     expect(runbook).not.toContain('chosen by preflight at run time');
-  });
+  }, COMPILE_WITH_SHELLCHECK_MS);
 
   it('--check reads the lock too: a bundle compiled without it is stale', () => {
     const { file, dir, plan } = planFile();
@@ -159,7 +162,8 @@ describe('a lock that does not fit the plan is refused: exit 1, nothing written'
   });
 });
 
-describe('lib/archive.sh checks objects against the lock (local archive, bash)', () => {
+// The first test compiles through the shellcheck gate (the others reuse --no-shellcheck).
+describe('lib/archive.sh checks objects against the lock (local archive, bash)', { timeout: COMPILE_WITH_SHELLCHECK_MS }, () => {
   let compiledLocal = false;
   /** A locked local bundle over a fake archive (compiled through the shellcheck gate),
    *  fresh for each test; runs SCRIPT after sourcing common.sh and archive.sh. */

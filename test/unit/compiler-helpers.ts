@@ -61,7 +61,9 @@ export function runPitr(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
     cwd: opts.cwd ?? REPO_ROOT,
     env: opts.env ?? plainEnv(),
     encoding: 'utf8',
-    timeout: 60_000,
+    // A compile shellchecks ~36 generated files (each script with every library it
+    // sources): on a 2-core runner busy with PostgreSQL tests that took over 60 s.
+    timeout: 180_000,
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -62,6 +62,8 @@ const TEMPLATES_THAT_READ_THE_MODEL = [
   'lib/constants.sh',
   'lib/diagnose.sh',
   'lib/disk.sh',
+  'lib/lock-use.sh',
+  'lib/select-backup.sh',
   'lib/stage-wal.sh',
   'lib/tablespaces.sh',
   'phases/00-preflight.sh',
