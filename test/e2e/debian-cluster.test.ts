@@ -11,18 +11,18 @@
 // with postgresql-common; PITR_E2E_KEEP=1 keeps the harness root, not the cluster).
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  FULL_VERIFY,
   buildIncidentScenario,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createDebianCluster,
   createHarnessRoot,
+  debianPostgres,
   dropDebianCluster,
   freePort,
   lsCluster,
@@ -31,44 +31,33 @@ import {
   quiesce,
   readPostmasterPid,
   run,
+  testPlan,
   type DebianCluster,
+  type PlanDocument,
   type Scenario,
+  type TestBundle,
 } from './harness.js';
 
 const TIMEZONE = 'America/Sao_Paulo';
 const PLAN_NAME = 'e2e-debian';
 
-function planFor(ctx: { root: string; cluster: DebianCluster; scenario: Scenario; sidePort: number }): object {
-  const { root, cluster, scenario } = ctx;
-  return {
-    version: 1,
+function planFor(ctx: { root: string; cluster: DebianCluster; scenario: Scenario; sidePort: number }): PlanDocument {
+  const { root, cluster, scenario, sidePort } = ctx;
+  return testPlan({
     name: PLAN_NAME,
     description: `end-to-end: Debian cluster ${cluster.cluster} (pg_ctlcluster, configFile in /etc)`,
-    target: { time: scenario.target.written, inclusive: false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: cluster.dataDir,
-      configFile: cluster.configFile,
-      osUser: 'postgres',
-      port: cluster.port,
-      host: cluster.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctlcluster', cluster: cluster.cluster },
+    root, primary: cluster, scenario,
+    layout: 'tarball',
+    sidePort,
+    overrides: {
+      postgres: debianPostgres(cluster),
+      recovery: { parallelism: 4 },
+      runtime: { kind: 'none' },
+      verify: FULL_VERIFY,
     },
-    source: { kind: 'local', path: cluster.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-    recovery: { workDir: join(root, 'work'), port: ctx.sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
-    runtime: { kind: 'none' },
-    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-    verify: {
-      rowCounts: ['accounts', 'events'],
-      notAfterTarget: [{ table: 'events', column: 'created_at' }],
-      queries: [{ name: 'no event without its account', sql: 'SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)', expect: '0' }],
-    },
-  };
+  });
 }
 
-/** Processes whose command line names the cluster (postmaster and children: cluster_name is 15/<name>) or the harness root. */
 async function leftoverProcesses(patterns: string[]): Promise<string> {
   const found: string[] = [];
   for (const pattern of patterns) {
@@ -83,8 +72,7 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
   let cluster: DebianCluster | undefined;
   let clusterName: string | undefined;
   let scenario: Scenario;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   /** The run id of run.sh, read from the name of the renamed-aside data directory. */
   let runId: string | undefined;
 
@@ -107,17 +95,7 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(scenario.target.serverOffset).toBe('-03:00');
     expect(scenario.target.writtenOffset).not.toBe(scenario.target.serverOffset);
 
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, `${PLAN_NAME}.yaml`);
-    writeFileSync(planFile, stringify(planFor({ root, cluster, scenario, sidePort: await freePort() })));
-    const out = join(root, 'out');
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(out, PLAN_NAME);
-    env = cleanEnv();
+    bundle = compileBundle(root, planFor({ root, cluster, scenario, sidePort: await freePort() }));
   }, 900_000);
 
   afterAll(async () => {
@@ -130,14 +108,13 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(leftover, `processes left behind (problems: ${problems.join('; ') || 'none'})`).toBe('');
   }, 300_000);
 
-  const runScript = (script: string, args: string[] = []) =>
-    run('bash', [join(bundle, script), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  const runScript = (script: string, args: string[] = []) => bundle.run(script, args);
 
-  const stateLog = () => join(bundle, 'state', 'run.log');
+  const stateLog = () => join(bundle.dir, 'state', 'run.log');
 
   /** No process (e.g. a server a script started) may keep holding the bundle's lock after a script exits. */
   const expectLockFree = async () => {
-    const lock = join(bundle, 'state', 'lock');
+    const lock = join(bundle.dir, 'state', 'lock');
     const probe = await run('flock', ['-n', lock, 'true'], { allowFailure: true });
     expect(probe.code, `${lock} is still held, open in:\n${processesWithOpen(lock).join('\n')}`).toBe(0);
   };
@@ -157,7 +134,7 @@ describe('PITR end to end on a Debian cluster (pg_createcluster / pg_ctlcluster,
     expect(result.stderr).toContain('paused at the target');
     expect(result.stderr).toContain('verification passed');
     // The side instance was started from workDir/side-conf (Debian layout), not from the copy.
-    expect(readFileText(join(bundle, 'state', 'drill', 'run.log'))).toContain(join(root!, 'work', 'side-conf'));
+    expect(readFileText(join(bundle.dir, 'state', 'drill', 'run.log'))).toContain(join(root!, 'work', 'side-conf'));
     expect(await c.postmasterPid()).toBe(pidBefore);
     expect(await captureAppState(server(), scenario.db)).toEqual(scenario.final);
     expect(await fingerprint()).toEqual(before);

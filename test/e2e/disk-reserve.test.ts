@@ -6,23 +6,23 @@
 // production keeps accepting writes and checkpoints throughout.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
   buildIncidentScenario,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   freePort,
   run,
   sleep,
   startPrimary,
   stopServersUnder,
+  testPlan,
   type Primary,
   type Scenario,
+  type TestBundle,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -37,7 +37,7 @@ describe('disk reserve: fetch on the data directory\'s small filesystem stops at
   let mounted = false;
   let primary: Primary;
   let scenario: Scenario;
-  let bundle: string;
+  let bundle: TestBundle;
   let reserve: number;
 
   beforeAll(async () => {
@@ -70,34 +70,19 @@ describe('disk reserve: fetch on the data directory\'s small filesystem stops at
     reserve = Math.floor((free(mount) - cluster - 64 * MiB) / MiB) - 60;
     expect(reserve * MiB).toBeGreaterThan(free(mount) - 280 * MiB);
 
-    const planFile = join(root, 'disk.yaml');
-    writeFileSync(planFile, stringify({
-      version: 1,
+    bundle = compileBundle(root, testPlan({
       name: 'disk',
       description: 'fetch that would fill the data directory\'s filesystem',
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctl', logFile: primary.logFile },
+      root, primary, scenario,
+      layout: 'tarball',
+      sidePort: await freePort(),
+      overrides: {
+        recovery: { workDir: join(mount, 'work'), parallelism: 4, diskReserve: `${reserve}MiB` },
+        runtime: { kind: 'none' },
+        // The safety dump's directory (<root>/safety) is on another filesystem: preflight counts the dump there.
+        verify: { rowCounts: ['accounts'] },
       },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(mount, 'work'), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20, diskReserve: `${reserve}MiB` },
-      runtime: { kind: 'none' },
-      // The safety dump's directory is on another filesystem: preflight counts the dump there.
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-      verify: { rowCounts: ['accounts'] },
     }));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', 'disk');
   }, 600_000);
 
   afterAll(async () => {
@@ -130,7 +115,7 @@ describe('disk reserve: fetch on the data directory\'s small filesystem stops at
         await sleep(100);
       }
     })();
-    const result = await run('bash', [join(bundle, 'drill.sh')], { env: cleanEnv(), allowFailure: true, timeoutMs: 600_000 });
+    const result = await bundle.run('drill.sh');
     running = false;
     await writer;
 

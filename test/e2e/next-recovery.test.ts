@@ -15,17 +15,17 @@
 // where production's archive_command writes only the local directory: the history file
 // can reach the bucket only through finalize's own copy.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  NOT_AFTER_TARGET,
   buildIncidentScenario,
+  bundleAt,
   captureAppState,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   formatWithOffset,
   freePort,
@@ -33,16 +33,20 @@ import {
   listKeys,
   psqlAt,
   run,
-  s3Env,
   s3Client,
+  s3Source,
   sleep,
   startPrimary,
   startS3rver,
   takeBaseBackup,
+  testPlan,
   uploadArchive,
   type AppState,
+  type PlanDocument,
   type Primary,
   type Scenario,
+  type ScriptEnvOptions,
+  type TestBundle,
 } from './harness.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 
@@ -62,51 +66,29 @@ describe.each(CASES)('two recoveries in a row on one archive: $title', (c) => {
   let root: string;
   let primary: Primary;
   let scenario: Scenario;
-  let env: NodeJS.ProcessEnv;
+  let scripts: ScriptEnvOptions;
   let endpoint = '';
   let sidePort: number;
   const server = () => ({ socketDir: primary.socketDir, port: primary.port });
 
-  const planFor = (name: string, targetTime: string) => ({
-    version: 1,
+  const planFor = (name: string, targetTime: string): PlanDocument => testPlan({
     name,
     description: `end-to-end: next recovery, ${c.title}`,
-    target: { time: targetTime, inclusive: false, timeline: 'latest' },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      osUser: 'postgres',
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    root, primary, scenario,
+    layout: 'tarball',
+    walCompression: 'gzip',
+    sidePort,
+    overrides: {
+      target: { time: targetTime, timeline: 'latest' },
+      source: c.source === 's3' ? s3Source(BUCKET, endpoint) : {},
+      recovery: { parallelism: 4 },
+      runtime: { kind: 'none' },
+      verify: { notAfterTarget: NOT_AFTER_TARGET },
     },
-    source: {
-      ...(c.source === 'local' ? { kind: 'local', path: primary.archiveDir } : { kind: 's3', bucket: BUCKET, region: 'us-east-1', endpoint }),
-      base: { prefix: 'base/', layout: 'tarball' },
-      wal: { prefix: 'wal/', compression: 'gzip' },
-    },
-    recovery: { workDir: join(root, 'work'), port: sidePort, parallelism: 4, drainTimeoutSeconds: 20 },
-    runtime: { kind: 'none' },
-    safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-    verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
   });
 
-  const compile = (plan: object, name: string): string => {
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, `${name}.yaml`);
-    writeFileSync(planFile, stringify(plan));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    return join(root, 'out', name);
-  };
-
-  const script = (bundle: string, name: string, args: string[] = []) =>
-    run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
+  /** Compile the plan to TARGET_TIME as NAME; returns a runner for its scripts. */
+  const compile = (name: string, targetTime: string): TestBundle => compileBundle(root, planFor(name, targetTime), scripts);
 
   /** The archived history file's text, wherever this case's archive is. */
   const archivedHistory = async (tli: number): Promise<string | undefined> => {
@@ -152,7 +134,7 @@ describe.each(CASES)('two recoveries in a row on one archive: $title', (c) => {
     }
     const standIns = installStandIns(root);
     sidePort = await freePort();
-    env = cleanEnv({ PATH: `${standIns.binDir}:${process.env.PATH ?? ''}`, ...(c.source === 's3' ? s3Env() : {}) });
+    scripts = { pathFirst: [standIns.binDir], s3: c.source === 's3' };
   }, 300_000);
 
   afterAll(async () => {
@@ -162,14 +144,14 @@ describe.each(CASES)('two recoveries in a row on one archive: $title', (c) => {
   let second: { target: string; expected: AppState; final: AppState };
 
   it('run.sh #1 recovers exactly to the first target; the new timeline (2) is recorded and its history file is in the archive', async () => {
-    const bundle = compile(planFor('first', scenario.target.written), 'first');
-    const result = await script(bundle, 'run.sh', ['--yes']);
+    const bundle = compile('first', scenario.target.written);
+    const result = await bundle.run('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
     expect(await captureAppState(server(), scenario.db)).toEqual(scenario.expected);
     const timeline = Number(await psqlAt({ ...server(), sql: 'SELECT timeline_id FROM pg_control_checkpoint()' }));
     expect(timeline).toBe(2);
     // Read when it is real: after the end-of-recovery checkpoint, not right after pg_promote.
-    expect(readFileSync(join(bundle, 'state', 'values', 'new-timeline'), 'utf8').trim()).toBe('2');
+    expect(readFileSync(join(bundle.dir, 'state', 'values', 'new-timeline'), 'utf8').trim()).toBe('2');
     const history = await archivedHistory(2);
     expect(history, `00000002.history in the archive\n${result.stderr.slice(-3000)}`).toBeDefined();
     expect(history).toMatch(/^1\t[0-9A-F]+\/[0-9A-F]+\t/);
@@ -199,9 +181,9 @@ describe.each(CASES)('two recoveries in a row on one archive: $title', (c) => {
   }, 300_000);
 
   it('drill.sh of the second plan after the first run: reaches the second target on timeline 2, production untouched', async () => {
-    const bundle = compile(planFor('second', second.target), 'second');
+    const bundle = compile('second', second.target);
     const pid = readFileSync(join(primary.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
-    const result = await script(bundle, 'drill.sh', ['--yes']);
+    const result = await bundle.run('drill.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
     expect(result.stderr).toContain('base backup: b3 ');
     expect(readFileSync(join(primary.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]).toBe(pid);
@@ -209,11 +191,11 @@ describe.each(CASES)('two recoveries in a row on one archive: $title', (c) => {
   }, 900_000);
 
   it('run.sh #2 recovers exactly to the second target; timeline 3 is recorded and archived', async () => {
-    const bundle = join(root, 'out', 'second');
-    const result = await script(bundle, 'run.sh', ['--yes']);
+    const bundle = bundleAt(join(root, 'out', 'second'), scripts);
+    const result = await bundle.run('run.sh', ['--yes']);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
     expect(await captureAppState(server(), scenario.db)).toEqual(second.expected);
-    expect(readFileSync(join(bundle, 'state', 'values', 'new-timeline'), 'utf8').trim()).toBe('3');
+    expect(readFileSync(join(bundle.dir, 'state', 'values', 'new-timeline'), 'utf8').trim()).toBe('3');
     expect(Number(await psqlAt({ ...server(), sql: 'SELECT timeline_id FROM pg_control_checkpoint()' }))).toBe(3);
     const history = await archivedHistory(3);
     expect(history, result.stderr.slice(-3000)).toBeDefined();

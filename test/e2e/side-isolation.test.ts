@@ -28,17 +28,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import {
+  FULL_VERIFY,
   buildIncidentScenario,
   captureAppState,
   chownToPostgres,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createDebianCluster,
   createHarnessRoot,
   dataDirManifest,
+  debianPostgres,
   dropDebianCluster,
   freePort,
   pgCtlCluster,
@@ -48,10 +48,13 @@ import {
   run,
   startPrimary,
   startServer,
+  testPlan,
   type DebianCluster,
   type Manifest,
+  type PlanDocument,
   type Primary,
   type Scenario,
+  type TestBundle,
 } from './harness.js';
 
 /** Every file under dir: relative path → sha256 (the archive is production data). */
@@ -101,59 +104,31 @@ function lostOrChanged(before: Map<string, string>, after: Map<string, string>):
   return problems;
 }
 
-function compile(root: string, plan: { name: string; [key: string]: unknown }): string {
-  const planDir = join(root, 'plans');
-  mkdirSync(planDir, { recursive: true });
-  const planFile = join(planDir, `${plan.name}.yaml`);
-  writeFileSync(planFile, stringify(plan));
-  const out = join(root, 'out');
-  const stderr: string[] = [];
-  const code = runCompile([planFile], { out, check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-  expect(stderr.join(''), 'compile output').toBe('');
-  expect(code).toBe(0);
-  return join(out, plan.name);
-}
-
-const VERIFY = {
-  rowCounts: ['accounts', 'events'],
-  notAfterTarget: [{ table: 'events', column: 'created_at' }],
-  queries: [{ name: 'no event without its account', sql: 'SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id)', expect: '0' }],
-};
-
 describe('a side instance inherits no command from production (pg_ctl layout, local archive)', () => {
   let root: string;
   let primary: Primary;
   let scenario: Scenario;
   let marker: string;
   let archiveBefore: Map<string, string>;
-  let env: NodeJS.ProcessEnv;
-  const bundles: Record<string, string> = {};
+  const bundles: Record<string, TestBundle> = {};
 
   const restartPrimary = async () => {
     await primary.stop();
     await startServer(primary);
   };
 
-  const planFor = (name: string, extra: { stallTimeoutSeconds?: number; port: number }): { name: string; [key: string]: unknown } => ({
-    version: 1,
+  const planFor = (name: string, extra: { stallTimeoutSeconds?: number; port: number }): PlanDocument => testPlan({
     name,
     description: `side isolation: ${name}`,
-    target: { time: scenario.target.written, inclusive: false },
-    postgres: {
-      version: 15,
-      database: scenario.db,
-      dataDir: primary.dataDir,
-      osUser: 'postgres',
-      port: primary.port,
-      host: primary.socketDir,
-      binDir: '/usr/lib/postgresql/15/bin',
-      service: { kind: 'pg_ctl', logFile: primary.logFile },
+    root, primary, scenario,
+    layout: 'tarball',
+    sidePort: extra.port,
+    overrides: {
+      recovery: { workDir: join(root, `work-${name}`), drainTimeoutSeconds: 10, stallTimeoutSeconds: extra.stallTimeoutSeconds },
+      runtime: { kind: 'none' },
+      safetyBackup: { pgDump: false },
+      verify: FULL_VERIFY,
     },
-    source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-    recovery: { workDir: join(root, `work-${name}`), port: extra.port, parallelism: 2, drainTimeoutSeconds: 10, ...(extra.stallTimeoutSeconds ? { stallTimeoutSeconds: extra.stallTimeoutSeconds } : {}) },
-    runtime: { kind: 'none' },
-    safetyBackup: { dir: join(root, 'safety'), pgDump: false },
-    verify: VERIFY,
   });
 
   beforeAll(async () => {
@@ -185,20 +160,18 @@ primary_conninfo = 'host=127.0.0.1 port=${deadPort} user=replicator connect_time
     expect(await primary.psql('SHOW max_connections')).toBe('100');
     await primary.switchWal();
     archiveBefore = archiveListing(primary.archiveDir);
-    env = cleanEnv();
-    bundles.main = compile(root, planFor('side-iso', { port: await freePort() }));
-    bundles.stall = compile(root, planFor('side-stall', { port: await freePort(), stallTimeoutSeconds: 5 }));
+    bundles.main = compileBundle(root, planFor('side-iso', { port: await freePort() }));
+    bundles.stall = compileBundle(root, planFor('side-stall', { port: await freePort(), stallTimeoutSeconds: 5 }));
   }, 300_000);
 
   afterAll(async () => {
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const runScript = (bundle: string, script: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) =>
-    run('bash', [join(bundle, script), ...args], { env: { ...env, ...extraEnv }, allowFailure: true, timeoutMs: 600_000 });
+  const runScript = (bundle: TestBundle, script: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) => bundle.run(script, args, { env: extraEnv });
 
   it('RUNBOOK.md names every overridden setting and what acts on the archive after the swap', () => {
-    const runbook = readFileSync(join(bundles.main!, 'RUNBOOK.md'), 'utf8');
+    const runbook = readFileSync(join(bundles.main!.dir, 'RUNBOOK.md'), 'utf8');
     for (const name of ['archive_cleanup_command', 'recovery_end_command', 'primary_conninfo', 'primary_slot_name', 'archive_command', 'archive_library', 'restore_command', 'external_pid_file', 'cluster_name', 'huge_pages', 'shared_buffers', 'max_connections']) {
       expect(runbook, name).toContain(`| \`${name}\` |`);
     }
@@ -232,12 +205,12 @@ primary_conninfo = 'host=127.0.0.1 port=${deadPort} user=replicator connect_time
     const pid = await readPostmasterPid(sideData);
     expect(pid).toBeDefined();
     // Follow the kept side instance again, as a resumed run does, while it cannot answer.
-    const state = join(bundle, 'state', 'drill');
+    const state = join(bundle.dir, 'state', 'drill');
     rmSync(join(state, 'done', '06-recover'));
     process.kill(pid!, 'SIGSTOP');
     let result;
     try {
-      result = await runScript(bundle, 'phases/06-recover.sh', [], { PITR_STATE_DIR: state, PITR_STATE_ROOT: join(bundle, 'state'), PITR_RESUME_CMD: './drill.sh', PITR_UNDO_CMD: './drill.sh --teardown' });
+      result = await runScript(bundle, 'phases/06-recover.sh', [], { PITR_STATE_DIR: state, PITR_STATE_ROOT: join(bundle.dir, 'state'), PITR_RESUME_CMD: './drill.sh', PITR_UNDO_CMD: './drill.sh --teardown' });
     } finally {
       process.kill(pid!, 'SIGCONT');
     }
@@ -271,7 +244,7 @@ describe('isolation on the Debian layout: the side instance writes none of produ
   let cluster: DebianCluster | undefined;
   let clusterName: string | undefined;
   let scenario: Scenario;
-  let bundle: string;
+  let bundle: TestBundle;
   let logDir: string;
 
   beforeAll(async () => {
@@ -299,28 +272,20 @@ describe('isolation on the Debian layout: the side instance writes none of produ
     expect(await cluster.psql('SHOW logging_collector')).toBe('on');
     scenario = await buildIncidentScenario(cluster, { layout: 'tarball' });
     await quiesce({ socketDir: cluster.socketDir, port: cluster.port }, scenario.db);
-    bundle = compile(root, {
-      version: 1,
+    bundle = compileBundle(root, testPlan({
       name: 'side-iso-debian',
       description: 'side isolation on the Debian layout',
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: cluster.dataDir,
-        configFile: cluster.configFile,
-        osUser: 'postgres',
-        port: cluster.port,
-        host: cluster.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctlcluster', cluster: cluster.cluster },
+      root, primary: cluster, scenario,
+      layout: 'tarball',
+      sidePort: await freePort(),
+      overrides: {
+        postgres: debianPostgres(cluster),
+        recovery: { drainTimeoutSeconds: undefined },
+        runtime: { kind: 'none' },
+        safetyBackup: { pgDump: false },
+        verify: FULL_VERIFY,
       },
-      source: { kind: 'local', path: cluster.archiveDir, base: { prefix: 'base/', layout: 'tarball' }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(root, 'work'), port: await freePort(), parallelism: 2 },
-      runtime: { kind: 'none' },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: false },
-      verify: VERIFY,
-    });
+    }));
   }, 300_000);
 
   afterAll(async () => {
@@ -345,7 +310,7 @@ describe('isolation on the Debian layout: the side instance writes none of produ
     };
     const before = await snapshot();
     const pidBefore = await c.postmasterPid();
-    const result = await run('bash', [join(bundle, 'drill.sh')], { env: cleanEnv(), allowFailure: true, timeoutMs: 600_000 });
+    const result = await bundle.run('drill.sh');
     expect(result.code, result.stderr.slice(-6000)).toBe(0);
     expect(result.stderr).toContain('paused at the target');
     expect(result.stderr).toContain("logging_collector: 'on' → 'off'");

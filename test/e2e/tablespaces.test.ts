@@ -20,18 +20,17 @@
 //                   a link to production's directory), <id>/<oid>.tar.gz beside it
 //   pg_basebackup:  -Ft -z: base.tar.gz (tablespace_map inside), <oid>.tar.gz, pg_wal.tar.gz
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { runCompile } from '../../src/commands/compile.js';
 import { runInspect } from '../../src/commands/inspect.js';
 import {
+  NOT_AFTER_TARGET,
   buildIncidentScenario,
   captureAppState,
   chownToPostgres,
-  cleanEnv,
   cleanupHarnessRoot,
+  compileBundle,
   createHarnessRoot,
   dataDirManifest,
   freePort,
@@ -42,9 +41,11 @@ import {
   startPrimary,
   startServer,
   tablespacesOf,
+  testPlan,
   type Blockers,
   type Primary,
   type Scenario,
+  type TestBundle,
 } from './harness.js';
 
 const LAYOUTS = [
@@ -57,8 +58,7 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
   let primary: Primary;
   let scenario: Scenario;
   let blockers: Blockers;
-  let bundle: string;
-  let env: NodeJS.ProcessEnv;
+  let bundle: TestBundle;
   let tsDir: string;
   let tsOid: string;
   let walDir: string;
@@ -88,36 +88,18 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     await quiesce(server(), scenario.db);
 
     blockers = installBlockers(root);
-    const planDir = join(root, 'plans');
-    mkdirSync(planDir, { recursive: true });
-    const planFile = join(planDir, 'tblspc.yaml');
-    writeFileSync(planFile, stringify({
-      version: 1,
+    bundle = compileBundle(root, testPlan({
       name: 'tblspc',
       description: `tablespaces, ${layout} layout`,
-      target: { time: scenario.target.written, inclusive: false },
-      postgres: {
-        version: 15,
-        database: scenario.db,
-        dataDir: primary.dataDir,
-        osUser: 'postgres',
-        port: primary.port,
-        host: primary.socketDir,
-        binDir: '/usr/lib/postgresql/15/bin',
-        service: { kind: 'pg_ctl', logFile: primary.logFile },
+      root, primary, scenario,
+      layout,
+      sidePort: await freePort(),
+      overrides: {
+        recovery: { parallelism: 4 },
+        runtime: { kind: 'none' },
+        verify: { notAfterTarget: NOT_AFTER_TARGET },
       },
-      source: { kind: 'local', path: primary.archiveDir, base: { prefix: 'base/', layout }, wal: { prefix: 'wal/', compression: 'none' } },
-      recovery: { workDir: join(root, 'work'), port: await freePort(), parallelism: 4, drainTimeoutSeconds: 20 },
-      runtime: { kind: 'none' },
-      safetyBackup: { dir: join(root, 'safety'), pgDump: true },
-      verify: { rowCounts: ['accounts', 'events'], notAfterTarget: [{ table: 'events', column: 'created_at' }] },
-    }));
-    const stderr: string[] = [];
-    const code = runCompile([planFile], { out: join(root, 'out'), check: false, shellcheck: true }, { stdout: () => {}, stderr: (t) => stderr.push(t) });
-    expect(stderr.join(''), 'compile output').toBe('');
-    expect(code).toBe(0);
-    bundle = join(root, 'out', 'tblspc');
-    env = cleanEnv({ PATH: `${blockers.binDir}:${process.env.PATH ?? ''}` });
+    }), { pathFirst: [blockers.binDir] });
   }, 300_000);
 
   afterAll(async () => {
@@ -125,9 +107,8 @@ describe.each(LAYOUTS)('tablespaces: $title', ({ layout }) => {
     await cleanupHarnessRoot(root);
   }, 120_000);
 
-  const script = (name: string, args: string[] = []) =>
-    run('bash', [join(bundle, name), ...args], { env, allowFailure: true, timeoutMs: 600_000 });
-  const runId = () => readFileSync(join(bundle, 'state', 'values', 'run-id'), 'utf8').trim();
+  const script = (name: string, args: string[] = []) => bundle.run(name, args);
+  const runId = () => readFileSync(join(bundle.dir, 'state', 'values', 'run-id'), 'utf8').trim();
   const linkOf = (dataDir: string) => readlinkSync(join(dataDir, 'pg_tblspc', tsOid));
 
   it('pitr inspect lists the live server\'s tablespace', async () => {
