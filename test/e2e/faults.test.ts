@@ -473,7 +473,7 @@ describe('fault matrix before finalize: production untouched, services restored'
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain('Cannot connect to the Docker daemon');
     expect(result.stderr).toContain(`FAIL [02-stop-services] 02-stop-services: command failed (exit 1): docker compose -f ${join(root, 'compose.yml')} stop api celery`);
-    expect(result.stderr).toMatch(/FAIL \[02-stop-services\] {3}at common\.sh:\d+ run_logged < common\.sh:\d+ compose < 02-stop-services\.sh:\d+ record_and_stop < 02-stop-services\.sh:\d+ main/);
+    expect(result.stderr).toMatch(/FAIL \[02-stop-services\] {3}at log\.sh:\d+ run_logged < runtime\.sh:\d+ compose < runtime\.sh:\d+ runtime_record_and_stop < 02-stop-services\.sh:\d+ main/);
     expect(result.stderr).toContain('FAIL [02-stop-services] next: read the messages above and fix the cause, then resume with ./run.sh (completed steps are skipped); or undo with ./rollback.sh');
     expect(result.stderr).toContain('phase 02-stop-services failed');
     expectNextCommand(result, /\.\/rollback\.sh$/);
