@@ -59,23 +59,18 @@ export function buildModel(
   const views = viewsOf(plan);
   const constants = constantsForViews(scriptConstants(plan, planSha256, lock, side), views);
 
+  // Only what a shared template still branches on; a kind's own code is its view (views.ts).
   const is: Record<string, boolean> = {
     s3: src.kind === 's3',
-    local: src.kind === 'local',
     tarball: src.base.layout === 'tarball',
     pgBasebackup: src.base.layout === 'pg_basebackup',
     docker: runtime.kind === 'docker',
     k8s: runtime.kind === 'k8s',
     noRuntime: runtime.kind === 'none',
-    systemd: service.kind === 'systemd',
-    pgCtlCluster: service.kind === 'pg_ctlcluster',
-    pgCtl: service.kind === 'pg_ctl',
     debianConfig: pg.configFile !== null,
-    timeTarget: plan.target.kind === 'time',
     pgDump: plan.safetyBackup.pgDump,
     slack: plan.notify.slack !== null,
     http: plan.verify.http.length > 0,
-    pinned: lock !== null,
     // pg_get_wal_replay_pause_state() exists from 14; 13 has only pg_is_wal_replay_paused().
     pauseStateFunction: pg.version >= 14,
   };

@@ -425,4 +425,4 @@ wal_names_between() {
 
 # The objects a lock pins (pitr resolve): lib/lock-use.sh.
 # shellcheck source-path=SCRIPTDIR/lib source-path=SCRIPTDIR/../lib source=lock-use.sh
-source "${LIB_DIR}/lock-use.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lock-use.sh"

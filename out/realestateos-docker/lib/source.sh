@@ -39,12 +39,20 @@ aws_bin() {
   printf '%s\n' "${path}"
 }
 
+# aws_command VAR: into the array VAR, the words that start the aws CLI on the plan's
+# bucket: the program, its region and endpoint. One place for them, whoever runs it.
+aws_command() {
+  local -n _ac_words="$1"
+  local _ac_program
+  aws_program _ac_program
+  _ac_words=("${_ac_program}" --region "${S3_REGION}")
+  if [[ -n "${S3_ENDPOINT}" ]]; then _ac_words+=(--endpoint-url "${S3_ENDPOINT}"); fi
+}
+
 aws_cli() {
-  local aws
-  local -a args=(--region "${S3_REGION}")
-  aws_program aws
-  if [[ -n "${S3_ENDPOINT}" ]]; then args+=(--endpoint-url "${S3_ENDPOINT}"); fi
-  AWS_PAGER="" "${aws}" "${args[@]}" "$@"
+  local -a aws
+  aws_command aws
+  AWS_PAGER="" "${aws[@]}" "$@"
 }
 
 # s3_objects PREFIX: key<TAB>size<TAB>ETag (quotes removed) of every object whose key
@@ -147,18 +155,16 @@ archive_pinned_mismatches() {
 # home, works here and fails there, after the services are stopped.
 archive_check_as_pg_user() {
   local errors sample="$1"
-  local aws
-  local -a args=(--region "${S3_REGION}")
-  aws_program aws
-  if [[ -n "${S3_ENDPOINT}" ]]; then args+=(--endpoint-url "${S3_ENDPOINT}"); fi
-  if ! errors="$(as_pg_user env AWS_PAGER= "${aws}" "${args[@]}" s3api list-objects-v2 --bucket "${S3_BUCKET}" --prefix "${WAL_PREFIX}" --max-items 1 --output text 2>&1 >/dev/null)"; then
+  local -a aws
+  aws_command aws
+  if ! errors="$(as_pg_user env AWS_PAGER= "${aws[@]}" s3api list-objects-v2 --bucket "${S3_BUCKET}" --prefix "${WAL_PREFIX}" --max-items 1 --output text 2>&1 >/dev/null)"; then
     one_line errors "${errors}"
     fail "the archive cannot be listed as ${PG_OS_USER} (the user the WAL stager and restore_command run as), although it can as $(id -un): ${errors}. Nothing was changed." \
-      "give ${PG_OS_USER} the same access (credentials in AWS_* variables exported when running these scripts, or a profile or credentials file that ${PG_OS_USER} can read, e.g. in ~${PG_OS_USER}/.aws), check with: runuser -u ${PG_OS_USER} -- ${aws} s3 ls s3://${S3_BUCKET}/${WAL_PREFIX}; then run ${RESUME_CMD} again"
+      "give ${PG_OS_USER} the same access (credentials in AWS_* variables exported when running these scripts, or a profile or credentials file that ${PG_OS_USER} can read, e.g. in ~${PG_OS_USER}/.aws), check with: runuser -u ${PG_OS_USER} -- ${aws[0]} s3 ls s3://${S3_BUCKET}/${WAL_PREFIX}; then run ${RESUME_CMD} again"
   fi
-  if [[ -n "${sample}" ]] && ! errors="$(as_pg_user env AWS_PAGER= "${aws}" "${args[@]}" s3 cp --only-show-errors "s3://${S3_BUCKET}/${WAL_PREFIX}${sample}" - 2>&1 >/dev/null)"; then
+  if [[ -n "${sample}" ]] && ! errors="$(as_pg_user env AWS_PAGER= "${aws[@]}" s3 cp --only-show-errors "s3://${S3_BUCKET}/${WAL_PREFIX}${sample}" - 2>&1 >/dev/null)"; then
     one_line errors "${errors}"
     fail "$(archive_describe "${WAL_PREFIX}${sample}") cannot be read as ${PG_OS_USER} (the user restore_command runs as), although it can as $(id -un): ${errors}. Nothing was changed." \
-      "give ${PG_OS_USER} read access to the archive (s3:GetObject), check with: runuser -u ${PG_OS_USER} -- ${aws} s3 cp s3://${S3_BUCKET}/${WAL_PREFIX}${sample} -; then run ${RESUME_CMD} again"
+      "give ${PG_OS_USER} read access to the archive (s3:GetObject), check with: runuser -u ${PG_OS_USER} -- ${aws[0]} s3 cp s3://${S3_BUCKET}/${WAL_PREFIX}${sample} -; then run ${RESUME_CMD} again"
   fi
 }

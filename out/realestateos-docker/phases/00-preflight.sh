@@ -27,9 +27,11 @@ check_tools() {
   local tool
   archive_check_tools
   tools+=("${RUNTIME_TOOLS[@]}" "${NOTIFY_TOOLS[@]}")
-  if ((${#HTTP_URLS[@]} > 0)) && [[ " ${tools[*]} " != *" curl "* ]]; then tools+=(curl); fi
+  if ((${#HTTP_URLS[@]} > 0)); then tools+=(curl); fi
   [[ "${WAL_COMPRESSION}" == zstd ]] && tools+=(zstd)
   [[ "$(id -u)" == 0 ]] && tools+=(runuser)
+  # A program needed twice (curl: Slack and the HTTP checks) is listed once.
+  mapfile -t tools < <(printf '%s\n' "${tools[@]}" | LC_ALL=C sort -u)
   for tool in "${tools[@]}"; do command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}"); done
   ((${#missing[@]} == 0)) || fail "missing programs: ${missing[*]}" "install them (Debian: apt-get install <their packages>), then run ${RESUME_CMD} again"
   for tool in psql pg_ctl pg_dump pg_restore pg_waldump pg_verifybackup pg_controldata; do pg_bin "${tool}" >/dev/null; done
