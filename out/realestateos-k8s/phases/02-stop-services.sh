@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Phase 02 — stop services. Records what the application runs (lib/runtime.sh:
-# the view of the plan's runtime kind),
-# then stops the writers and waits until no client is connected to the database, and
+# Phase 02 — stop services. Records what the application runs (lib/runtime.sh, the
+# view of the plan's runtime kind), then stops the writers and waits until no client is
+# connected to the database, and
 # records production's write counters (lib/writes.sh: finalize compares them).
 # Rollback and finalize restart exactly what was recorded here.
 # Plan: realestateos-k8s — Revert the bad property import of 2024-01-15 14:31 UTC (Kubernetes deployment)
